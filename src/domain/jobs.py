@@ -1,0 +1,249 @@
+"""The job and its lifecycle: the rules every store and every entrypoint obey."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.errors import IllegalTransition, NotAssigned
+
+MAX_RETRIES_REACHED = "max retries reached"
+
+
+class Status(enum.StrEnum):
+    QUEUED = "queued"
+    PULLED = "pulled"
+    PREPROCESSING = "preprocessing"
+    RUNNING = "running"
+    POSTPROCESSING = "postprocessing"
+    FINISHED = "finished"
+    ERROR = "error"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+    @property
+    def active(self) -> bool:
+        """Held by a worker and under lease."""
+        return self in ACTIVE
+
+
+TERMINAL = frozenset({Status.FINISHED, Status.ERROR, Status.CANCELED})
+ACTIVE = frozenset({Status.PULLED, Status.PREPROCESSING, Status.RUNNING, Status.POSTPROCESSING})
+# A worker moves its job forward along this line, skipping steps if it likes; `error` is
+# reachable from any active status.
+_FORWARD = (
+    Status.PULLED,
+    Status.PREPROCESSING,
+    Status.RUNNING,
+    Status.POSTPROCESSING,
+    Status.FINISHED,
+)
+
+
+class Environment(enum.StrEnum):
+    CLOUD = "cloud"
+    LOCAL = "local"
+
+
+class FileKind(enum.StrEnum):
+    OUTPUT = "output"
+    LOG = "log"
+    ARTIFACT = "artifact"
+
+
+@dataclass(frozen=True, slots=True)
+class Hardware:
+    """A job's needs; None matches any worker."""
+
+    cpu_cores: int | None = None
+    memory: int | None = None
+    gpu_model: str | None = None
+    gpu_archi: str | None = None
+    gpu_mem: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    cmd: tuple[str, ...] | None = None
+    env: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    image_url: str
+    image_name: str | None = None
+    image_version: str | None = None
+    entrypoint: str | None = None
+    files_down: dict[str, str] | None = None  # local path on the worker -> file id
+    files_up: dict[FileKind, str] | None = None  # kind -> local path on the worker
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    job_id: int  # the user side's id, used when forwarding status
+    date_created: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What the user side submitted and what a worker receives (DECODE JobSpecs)."""
+
+    app: App
+    handler: Handler
+    meta: Meta
+    hardware: Hardware = Hardware()
+
+    @property
+    def input_files(self) -> tuple[str, ...]:
+        return tuple((self.handler.files_down or {}).values())
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPaths:
+    """Where a job's results go: one folder per kind."""
+
+    output: str
+    log: str
+    artifact: str
+
+    def folder(self, kind: FileKind) -> str:
+        return str(getattr(self, kind.value))
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job as submitted, before the queue gave it an id."""
+
+    spec: JobSpec
+    paths_upload: UploadPaths
+    environment: Environment | None = None
+    group: str | None = None
+    priority: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """One transition of one job. `notify` says whether the user side is told of it."""
+
+    job_id: int
+    at: datetime
+    from_status: Status | None
+    to_status: Status
+    worker: str | None = None
+    details: str | None = None
+    notify: bool = True
+
+
+@dataclass(slots=True)
+class Job:
+    id: int
+    spec: JobSpec
+    paths_upload: UploadPaths
+    created_at: datetime
+    environment: Environment | None = None
+    group: str | None = None
+    priority: int = 5
+    status: Status = Status.QUEUED
+    worker: str | None = None
+    last_seen: datetime | None = None  # start of the current lease: claim or last report
+    attempts: int = 0  # how many times a worker claimed it
+    tried_by: frozenset[str] = frozenset()
+    runtime_details: str | None = None
+    updated_at: datetime | None = None
+    version: int = 0  # optimistic concurrency: bumped by every save
+
+    @classmethod
+    def create(cls, job_id: int, new: NewJob, now: datetime) -> Job:
+        return cls(
+            id=job_id,
+            spec=new.spec,
+            paths_upload=new.paths_upload,
+            created_at=now,
+            environment=new.environment,
+            group=new.group,
+            priority=new.priority,
+            updated_at=now,
+        )
+
+    def _move(
+        self, to: Status, now: datetime, *, details: str | None = None, notify: bool = True
+    ) -> JobEvent:
+        event = JobEvent(self.id, now, self.status, to, self.worker, details, notify)
+        self.status = to
+        self.updated_at = now
+        return event
+
+    def claim(self, worker: str, now: datetime) -> JobEvent:
+        """queued -> pulled: the worker holds the job and its lease starts."""
+        if self.status is not Status.QUEUED:
+            raise IllegalTransition(f"job {self.id} is {self.status}, not queued")
+        self.worker = worker
+        self.last_seen = now
+        self.attempts += 1
+        self.tried_by = self.tried_by | {worker}
+        return self._move(Status.PULLED, now)
+
+    def ensure_held_by(self, worker: str) -> None:
+        """Raise NotAssigned (404: stop) unless `worker` is the one holding this job."""
+        if self.status is Status.CANCELED:
+            raise NotAssigned(self.id, "was canceled")
+        if self.worker != worker or self.status is Status.QUEUED:
+            raise NotAssigned(self.id)
+
+    def report(
+        self, worker: str, status: Status, now: datetime, details: str | None = None
+    ) -> JobEvent | None:
+        """A worker's report: a move forward (an event) or the same status (a keep-alive)."""
+        self.ensure_held_by(worker)
+        if details is not None:
+            self.runtime_details = details
+        if status is self.status:
+            self.last_seen = now
+            return None
+        if self.status.terminal:
+            raise IllegalTransition(f"job {self.id} is already {self.status}")
+        if not _is_forward(self.status, status):
+            raise IllegalTransition(
+                f"a worker cannot move job {self.id} from {self.status} to {status}"
+            )
+        self.last_seen = now
+        return self._move(status, now, details=details)
+
+    def lease_expired(self, now: datetime, timeout: timedelta) -> bool:
+        return self.status.active and self.last_seen is not None and now - self.last_seen > timeout
+
+    def expire(self, now: datetime, max_retries: int) -> JobEvent:
+        """The worker went silent: back to the queue while retries remain, else error."""
+        if not self.status.active:
+            raise IllegalTransition(f"job {self.id} is {self.status}: no lease to expire")
+        if self.attempts > max_retries:
+            return self._move(Status.ERROR, now, details=MAX_RETRIES_REACHED)
+        event = self._move(Status.QUEUED, now, details="lease expired")
+        self.worker = None
+        self.last_seen = None
+        return event
+
+    def cancel(self, now: datetime, reason: str, *, notify: bool = False) -> JobEvent | None:
+        """Cancel unless already over; a worker's next report gets 404."""
+        if self.status.terminal:
+            return None
+        return self._move(Status.CANCELED, now, details=reason, notify=notify)
+
+    def snapshot(self) -> Job:
+        return replace(self)
+
+
+def _is_forward(current: Status, new: Status) -> bool:
+    if not current.active:
+        return False
+    if new is Status.ERROR:
+        return True
+    if new not in _FORWARD:
+        return False
+    return _FORWARD.index(new) > _FORWARD.index(current)

@@ -1,0 +1,119 @@
+"""The ports: what the domain needs from the outside world, in domain terms only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from domain.jobs import FileKind, Job, JobEvent, NewJob
+from domain.matching import WorkerOffer
+from domain.transfers import StatusUpdate, TransferRequest
+from domain.workers import Principal
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class JobStore(Protocol):
+    """Persistent jobs, their events and the status outbox.
+
+    Every method is one transaction. Events passed to `save`/recorded by `claim` are stored
+    with the job change, and those with `notify` also go to the outbox in that transaction
+    (when the store was built with an outbox).
+    """
+
+    async def add(self, new: NewJob, now: datetime) -> Job: ...
+
+    async def get(self, job_id: int) -> Job:
+        """The job, or JobNotFound."""
+        ...
+
+    async def claim(
+        self, offer: WorkerOffer, limit: int, now: datetime, *, retry_different: bool
+    ) -> list[Job]:
+        """Atomically move up to `limit` matching queued jobs to `pulled` for the worker.
+
+        Matching and order as `domain.matching`; no job is ever handed to two workers.
+        """
+        ...
+
+    async def save(self, job: Job, event: JobEvent | None) -> None:
+        """Write the job if nobody changed it since it was read (else ConcurrentUpdate)."""
+        ...
+
+    async def held_by(self, worker: str) -> list[Job]:
+        """The active jobs this worker holds."""
+        ...
+
+    async def expired(self, now: datetime, lease: timedelta, limit: int) -> list[Job]:
+        """Active jobs whose lease is older than `lease`."""
+        ...
+
+    async def events(self, job_id: int) -> list[JobEvent]:
+        """The job's transitions, oldest first."""
+        ...
+
+    async def pending_updates(self, now: datetime, limit: int) -> list[StatusUpdate]:
+        """Outbox messages due for delivery: per job only the oldest undelivered one."""
+        ...
+
+    async def delivered(self, message_id: int) -> None: ...
+
+    async def retry_later(self, message_id: int, at: datetime, error: str) -> None: ...
+
+    async def drop_updates(self, job_id: int) -> None:
+        """Forget the job's undelivered messages (the user side deleted the job)."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise Unavailable unless the database answers."""
+        ...
+
+
+class FileStore(Protocol):
+    """Job files under one root (a folder, or a bucket).
+
+    Keys are canonical paths relative to the root. `locate` is the single place where an
+    outside path (absolute, relative, with `..`, through links) becomes a key or is refused.
+    """
+
+    def locate(self, path: str) -> str:
+        """The canonical key of `path`, or PathNotAllowed when it escapes the root."""
+        ...
+
+    async def download_request(self, key: str) -> TransferRequest:
+        """How to fetch the file; FileNotFound when it does not exist."""
+        ...
+
+    async def upload_request(
+        self, job_id: int, kind: FileKind, base_path: str, folder: str
+    ) -> TransferRequest:
+        """How to upload files into the folder key `folder`: the job's `kind` folder joined
+        with `base_path`, already confined by the use case."""
+        ...
+
+    async def write(self, key: str, chunks: AsyncIterator[bytes], max_bytes: int) -> int:
+        """Stream bytes into `key`; TooLarge past max_bytes (nothing is left behind)."""
+        ...
+
+    def read(self, key: str) -> AsyncIterator[bytes]:
+        """Stream the bytes of `key`; FileNotFound when it does not exist."""
+        ...
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> Principal:
+        """The principal of a valid token; NotAuthenticated otherwise."""
+        ...
+
+
+class StatusSink(Protocol):
+    """The user side, told of every status change."""
+
+    async def send(self, update: StatusUpdate) -> None:
+        """Deliver, or raise Unavailable (retry later) or NotFound (user deleted the job)."""
+        ...

@@ -1,0 +1,35 @@
+"""Value objects of file transfers and status forwarding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.jobs import Status
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """How a worker performs one upload or download: an HTTP request to send.
+
+    `url` is absolute (pre-signed S3) or a path of this API starting with "/" (local files),
+    which the HTTP layer makes absolute.
+    """
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """One status change to forward to the user side, from the outbox."""
+
+    message_id: int
+    job_id: int  # the queue's id
+    user_job_id: int  # meta.job_id
+    status: Status
+    runtime_details: str | None
+    attempts: int = 0
+    created_at: datetime | None = None

@@ -1,0 +1,99 @@
+"""File transfers of the worker: downloads of held jobs' inputs, uploads of their results."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import AsyncIterator
+
+from domain.errors import PathNotAllowed
+from domain.jobs import FileKind, Job
+from domain.ports import FileStore, JobStore
+from domain.transfers import TransferRequest
+from domain.workers import Principal
+
+
+def inside(key: str, folder: str) -> bool:
+    return folder in ("", ".") or key == folder or key.startswith(folder.rstrip("/") + "/")
+
+
+def safe_relative(path: str, what: str) -> str:
+    """A relative path without `..`: refused (PathNotAllowed) rather than interpreted."""
+    if path.startswith(("/", "\\")) or "\\" in path or "\x00" in path:
+        raise PathNotAllowed(path, f"is not a plain relative {what}")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise PathNotAllowed(path, f"may not contain '..' ({what})")
+    return posixpath.join(*parts) if parts else ""
+
+
+class _FileUseCase:
+    def __init__(self, store: JobStore, files: FileStore) -> None:
+        self._store = store
+        self._files = files
+
+    async def _held_job(self, principal: Principal, job_id: int) -> Job:
+        worker = principal.require_worker()
+        job = await self._store.get(job_id)
+        job.ensure_held_by(worker)
+        return job
+
+    async def _input_key(self, principal: Principal, file_id: str) -> str:
+        worker = principal.require_worker()
+        key = self._files.locate(file_id)
+        for job in await self._store.held_by(worker):
+            for input_id in job.spec.input_files:
+                if self._files.locate(input_id) == key:
+                    return key
+        raise PathNotAllowed(file_id, "is not an input of a job this worker holds")
+
+    async def _upload_folder(
+        self, principal: Principal, job_id: int, kind: FileKind, base_path: str
+    ) -> tuple[Job, str]:
+        job = await self._held_job(principal, job_id)
+        folder = self._files.locate(job.paths_upload.folder(kind))
+        relative = safe_relative(base_path, "base_path")
+        target = self._files.locate(posixpath.join(folder, relative)) if relative else folder
+        if not inside(target, folder):
+            raise PathNotAllowed(base_path, f"leaves the job's {kind} folder")
+        return job, target
+
+
+class DownloadRequest(_FileUseCase):
+    async def __call__(self, principal: Principal, file_id: str) -> TransferRequest:
+        return await self._files.download_request(await self._input_key(principal, file_id))
+
+
+class DownloadFile(_FileUseCase):
+    async def __call__(self, principal: Principal, file_id: str) -> AsyncIterator[bytes]:
+        return self._files.read(await self._input_key(principal, file_id))
+
+
+class UploadRequest(_FileUseCase):
+    async def __call__(
+        self, principal: Principal, job_id: int, kind: FileKind, base_path: str
+    ) -> TransferRequest:
+        job, folder = await self._upload_folder(principal, job_id, kind, base_path)
+        return await self._files.upload_request(job.id, kind, base_path, folder)
+
+
+class UploadFile(_FileUseCase):
+    async def __call__(
+        self,
+        principal: Principal,
+        job_id: int,
+        kind: FileKind,
+        base_path: str,
+        filename: str,
+        chunks: AsyncIterator[bytes],
+        max_bytes: int,
+    ) -> str:
+        """Store one uploaded file in the job's folder; returns its key."""
+        _, folder = await self._upload_folder(principal, job_id, kind, base_path)
+        name = safe_relative(filename, "file name")
+        if not name:
+            raise PathNotAllowed(filename, "is not a file name")
+        key = self._files.locate(posixpath.join(folder, name))
+        if not inside(key, folder):
+            raise PathNotAllowed(filename, "leaves the upload folder")
+        await self._files.write(key, chunks, max_bytes)
+        return key

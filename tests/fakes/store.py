@@ -1,0 +1,118 @@
+"""The in-memory job store: the reference the SQL stores are held to by the contract suite."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from domain.errors import ConcurrentUpdate, JobNotFound
+from domain.jobs import Job, JobEvent, NewJob
+from domain.matching import WorkerOffer, claim_order, matches
+from domain.transfers import StatusUpdate
+
+
+class InMemoryJobStore:
+    def __init__(self, *, outbox: bool = True) -> None:
+        self._jobs: dict[int, Job] = {}
+        self._events: list[JobEvent] = []
+        self._outbox: dict[int, tuple[StatusUpdate, datetime]] = {}
+        self._ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._lock = asyncio.Lock()
+        self._with_outbox = outbox
+
+    def _record(self, job: Job, event: JobEvent | None) -> None:
+        if event is None:
+            return
+        self._events.append(event)
+        if self._with_outbox and event.notify:
+            message = StatusUpdate(
+                message_id=next(self._message_ids),
+                job_id=job.id,
+                user_job_id=job.spec.meta.job_id,
+                status=event.to_status,
+                runtime_details=event.details,
+                created_at=event.at,
+            )
+            self._outbox[message.message_id] = (message, event.at)
+
+    async def add(self, new: NewJob, now: datetime) -> Job:
+        job = Job.create(next(self._ids), new, now)
+        self._jobs[job.id] = job
+        return job.snapshot()
+
+    async def get(self, job_id: int) -> Job:
+        try:
+            return self._jobs[job_id].snapshot()
+        except KeyError:
+            raise JobNotFound(job_id) from None
+
+    async def claim(
+        self, offer: WorkerOffer, limit: int, now: datetime, *, retry_different: bool
+    ) -> list[Job]:
+        async with self._lock:
+            candidates = [
+                job
+                for job in self._jobs.values()
+                if matches(job, offer, now, retry_different=retry_different)
+            ]
+            candidates.sort(key=lambda job: claim_order(job, offer))
+            claimed = []
+            for job in candidates[:limit]:
+                event = job.claim(offer.worker, now)
+                job.version += 1
+                self._record(job, event)
+                claimed.append(job.snapshot())
+            return claimed
+
+    async def save(self, job: Job, event: JobEvent | None) -> None:
+        current = self._jobs.get(job.id)
+        if current is None:
+            raise JobNotFound(job.id)
+        if current.version != job.version:
+            raise ConcurrentUpdate(f"job {job.id} changed meanwhile")
+        self._jobs[job.id] = replace(job, version=job.version + 1)
+        self._record(job, event)
+
+    async def held_by(self, worker: str) -> list[Job]:
+        return [
+            job.snapshot()
+            for job in self._jobs.values()
+            if job.worker == worker and job.status.active
+        ]
+
+    async def expired(self, now: datetime, lease: timedelta, limit: int) -> list[Job]:
+        found = [job for job in self._jobs.values() if job.lease_expired(now, lease)]
+        return [job.snapshot() for job in sorted(found, key=lambda j: j.id)[:limit]]
+
+    async def events(self, job_id: int) -> list[JobEvent]:
+        return [event for event in self._events if event.job_id == job_id]
+
+    async def pending_updates(self, now: datetime, limit: int) -> list[StatusUpdate]:
+        first: dict[int, tuple[StatusUpdate, datetime]] = {}
+        for message_id in sorted(self._outbox):
+            message, due = self._outbox[message_id]
+            first.setdefault(message.job_id, (message, due))
+        due_now = [message for message, due in first.values() if due <= now]
+        return sorted(due_now, key=lambda m: m.message_id)[:limit]
+
+    async def delivered(self, message_id: int) -> None:
+        self._outbox.pop(message_id, None)
+
+    async def retry_later(self, message_id: int, at: datetime, error: str) -> None:
+        if message_id in self._outbox:
+            message, _ = self._outbox[message_id]
+            self._outbox[message_id] = (replace(message, attempts=message.attempts + 1), at)
+
+    async def drop_updates(self, job_id: int) -> None:
+        for message_id in [m for m, (msg, _) in self._outbox.items() if msg.job_id == job_id]:
+            del self._outbox[message_id]
+
+    async def ping(self) -> None:
+        return None
+
+    def all_jobs(self) -> list[Job]:
+        """Test helper: every job as stored."""
+        return [job.snapshot() for job in self._jobs.values()]
