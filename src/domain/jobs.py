@@ -223,8 +223,10 @@ class Job:
         if not self.status.active:
             raise IllegalTransition(f"job {self.id} is {self.status}: no lease to expire")
         if self.attempts > max_retries:
-            return self._move(Status.ERROR, now, details=MAX_RETRIES_REACHED)
-        event = self._move(Status.QUEUED, now, details="lease expired")
+            event = self._move(Status.ERROR, now, details=MAX_RETRIES_REACHED)
+        else:
+            event = self._move(Status.QUEUED, now, details="lease expired")
+        # Either way the silent worker no longer holds the job: its next report gets 404.
         self.worker = None
         self.last_seen = None
         return event

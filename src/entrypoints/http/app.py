@@ -1,0 +1,84 @@
+"""The Litestar app factory: routes, the error table, OpenAPI, DI and the in-process scheduler."""
+
+from __future__ import annotations
+
+import logging
+
+from dishka import AsyncContainer
+from dishka.integrations.litestar import DishkaRouter, setup_dishka
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.migrate import upgrade
+from domain.errors import DomainError
+from entrypoints.bootstrap import prepare
+from entrypoints.http.errors import domain_error_handler, internal_error_handler
+from entrypoints.http.files import WorkerFilesController
+from entrypoints.http.internal import InternalController
+from entrypoints.http.meta import MetaController
+from entrypoints.http.workers import WorkerJobsController
+from entrypoints.ioc import make_container
+from entrypoints.scheduler import Scheduler
+from entrypoints.settings import Settings, load_settings
+
+log = logging.getLogger("jobcloud")
+
+OPENAPI = OpenAPIConfig(
+    title="jobcloud",
+    version="0.1.0",
+    description="Job queue for compute workers; DECODE OpenCloud worker API compatible.",
+    path="/schema",
+    components=Components(
+        security_schemes={
+            "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+            "ApiKey": SecurityScheme(type="apiKey", name="x-api-key", security_scheme_in="header"),
+        }
+    ),
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    container: AsyncContainer | None = None,
+    run_scheduler: bool | None = None,
+) -> Litestar:
+    """The app for `settings` (default: from the environment). Tests pass a container."""
+    settings = prepare(settings or load_settings())
+    container = container or make_container(settings)
+    scheduler = Scheduler(container, settings)
+    with_scheduler = settings.scheduler if run_scheduler is None else run_scheduler
+
+    async def start(app: Litestar) -> None:
+        await upgrade(await container.get(AsyncEngine))
+        if with_scheduler:
+            scheduler.start()
+
+    async def stop(app: Litestar) -> None:
+        await scheduler.stop()
+        await container.close()
+
+    app = Litestar(
+        route_handlers=[
+            DishkaRouter(
+                "",
+                route_handlers=[
+                    WorkerJobsController,
+                    WorkerFilesController,
+                    InternalController,
+                    MetaController,
+                ],
+            )
+        ],
+        on_startup=[start],
+        on_shutdown=[stop],
+        exception_handlers={
+            DomainError: domain_error_handler,
+            Exception: internal_error_handler,
+        },
+        openapi_config=OPENAPI,
+    )
+    setup_dishka(container, app)
+    return app

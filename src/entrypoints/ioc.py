@@ -1,0 +1,216 @@
+"""The composition root: settings -> adapters -> use cases, chosen by plain `if`s on settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from dishka import AsyncContainer, Provider, Scope, make_async_container, provide
+from dishka.integrations.litestar import LitestarProvider
+from litestar import Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from adapters.auth.local import LocalIssuer
+from adapters.auth.verifier import JwksTokenVerifier, cognito_verifier
+from adapters.clock import SystemClock
+from adapters.files.local import LocalFileStore
+from adapters.files.s3 import S3FileStore, make_s3_client
+from adapters.sql.engine import create_engine, session_maker
+from adapters.sql.store import SqlJobStore
+from adapters.sql.url import async_url
+from adapters.userapi.client import UserApiStatusSink
+from domain.policy import QueuePolicy
+from domain.ports import Clock, FileStore, JobStore, StatusSink, TokenVerifier
+from domain.use_cases.files import DownloadFile, DownloadRequest, UploadFile, UploadRequest
+from domain.use_cases.forwarding import ForwardUpdates
+from domain.use_cases.leases import SweepLeases
+from domain.use_cases.pull import PullJobs
+from domain.use_cases.report import JobStatus, ReportStatus
+from domain.use_cases.submit import SubmitJob
+from domain.workers import Principal
+from entrypoints.http.auth import (
+    AccessInfo,
+    InternalCaller,
+    LocalJwks,
+    authenticate,
+    check_api_key,
+)
+from entrypoints.settings import Settings
+
+
+class SettingsProvider(Provider):
+    scope = Scope.APP
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self._settings = settings
+
+    @provide
+    def settings(self) -> Settings:
+        return self._settings
+
+    @provide
+    def policy(self, s: Settings) -> QueuePolicy:
+        return QueuePolicy(
+            max_retries=s.max_retries,
+            lease_timeout=timedelta(seconds=s.timeout_failure),
+            retry_different=s.retry_different,
+            max_pull=s.max_pull,
+        )
+
+    @provide
+    def clock(self) -> Clock:
+        return SystemClock()
+
+    @provide
+    async def http_client(self) -> AsyncIterator[httpx.AsyncClient]:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
+            yield client
+
+
+class SqlProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    async def engine(self, s: Settings) -> AsyncIterator[AsyncEngine]:
+        engine = create_engine(
+            async_url(s.queue_db_url, s.queue_db_secret), pool_size=s.db_pool_size
+        )
+        yield engine
+        await engine.dispose()
+
+    @provide
+    def sessions(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+        return session_maker(engine)
+
+    @provide
+    def store(self, sessions: async_sessionmaker[AsyncSession], s: Settings) -> JobStore:
+        return SqlJobStore(sessions, outbox=s.userfacing_api_url is not None)
+
+
+class FilesProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    def files(self, s: Settings) -> FileStore:
+        if s.filesystem == "s3":
+            assert s.s3_bucket is not None  # checked by load_settings
+            return S3FileStore(
+                make_s3_client(s.s3_region, s.s3_endpoint_url),
+                s.s3_bucket,
+                upload_ttl_seconds=s.upload_url_ttl,
+                max_upload_bytes=s.max_upload_bytes,
+            )
+        return LocalFileStore(s.user_data_root_path)
+
+
+class AuthProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    def local_issuer(self, s: Settings) -> LocalIssuer:
+        return LocalIssuer(s.data_dir)
+
+    @provide
+    def verifier(self, s: Settings, http: httpx.AsyncClient, local: LocalIssuer) -> TokenVerifier:
+        if s.auth_mode == "cognito":
+            assert s.cognito_region
+            assert s.cognito_user_pool_id
+            assert s.cognito_client_id
+            return cognito_verifier(
+                s.cognito_region, s.cognito_user_pool_id, s.cognito_client_id, http
+            )
+        if s.auth_mode == "oidc":
+            assert s.jwt_jwks_url
+            return JwksTokenVerifier(
+                http,
+                jwks_url=s.jwt_jwks_url,
+                issuer=s.jwt_issuer,
+                audience=s.jwt_audience,
+                groups_claim=s.jwt_groups_claim,
+                username_claim=s.jwt_username_claim,
+            )
+        return local.verifier()
+
+    @provide
+    def local_jwks(self, s: Settings, local: LocalIssuer) -> LocalJwks:
+        return LocalJwks(local.jwks() if s.auth_mode == "local" else None)
+
+    @provide
+    def access_info(self, s: Settings) -> AccessInfo:
+        document: dict[str, Any] = {
+            "cognito": {
+                "user_pool_id": s.cognito_user_pool_id,
+                "client_id": s.cognito_client_id,
+                "region": s.cognito_region,
+            }
+        }
+        if s.auth_mode == "oidc":
+            document["oidc"] = {
+                "jwks_url": s.jwt_jwks_url,
+                "issuer": s.jwt_issuer,
+                "audience": s.jwt_audience,
+            }
+        if s.auth_mode == "local":
+            document["local"] = {
+                "jwks_path": "/.well-known/jwks.json",
+                "issuer": LocalIssuer.ISSUER,
+                "token_command": "jobcloud token --username NAME --group workers",
+            }
+        return AccessInfo(document)
+
+    @provide(scope=Scope.REQUEST)
+    async def principal(
+        self, request: Request[Any, Any, Any], verifier: TokenVerifier
+    ) -> Principal:
+        return await authenticate(request, verifier)
+
+    @provide(scope=Scope.REQUEST)
+    def internal_caller(self, request: Request[Any, Any, Any], s: Settings) -> InternalCaller:
+        return check_api_key(request, s.internal_api_key_secret)
+
+
+class SinkProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    def sink(self, s: Settings, http: httpx.AsyncClient) -> StatusSink:
+        if s.userfacing_api_url is None or s.internal_api_key_secret is None:
+            raise LookupError("no USERFACING_API_URL: status updates are only recorded")
+        return UserApiStatusSink(http, s.userfacing_api_url, s.internal_api_key_secret)
+
+
+def use_case_provider() -> Provider:
+    provider = Provider(scope=Scope.APP)
+    for use_case in (
+        SubmitJob,
+        PullJobs,
+        ReportStatus,
+        JobStatus,
+        SweepLeases,
+        ForwardUpdates,
+        DownloadRequest,
+        DownloadFile,
+        UploadRequest,
+        UploadFile,
+    ):
+        provider.provide(use_case)
+    return provider
+
+
+def providers(settings: Settings) -> list[Provider]:
+    return [
+        SettingsProvider(settings),
+        SqlProvider(),
+        FilesProvider(),
+        AuthProvider(),
+        SinkProvider(),
+        use_case_provider(),
+        LitestarProvider(),
+    ]
+
+
+def make_container(settings: Settings, *extra: Provider) -> AsyncContainer:
+    return make_async_container(*providers(settings), *extra)

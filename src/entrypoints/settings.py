@@ -1,0 +1,198 @@
+"""Settings: one frozen Struct built once at start-up from the environment (and `.env`).
+
+The DECODE worker API's variable names are honoured; jobcloud's own settings are prefixed
+`JOBCLOUD_` unless they extend a DECODE family (S3_*, JWT_*). A bad value stops start-up
+with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+DEFAULT_DATA_DIR = "./jobcloud-data"
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or wrong; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    data_dir: Path
+    # storage
+    filesystem: Literal["local", "s3"] = "local"
+    user_data_root_path: Path
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_endpoint_url: str | None = None
+    upload_url_ttl: int = 600
+    max_upload_bytes: int = 10 * 1024**3
+    # queue
+    queue_db_url: str
+    queue_db_secret: str | None = None
+    db_pool_size: int = 10
+    max_retries: int = 2
+    timeout_failure: int = 300
+    retry_different: bool = True
+    max_pull: int = 100
+    # user side
+    userfacing_api_url: str | None = None
+    internal_api_key_secret: str | None = None
+    # auth
+    cognito_client_id: str | None = None
+    cognito_secret: str | None = None
+    cognito_user_pool_id: str | None = None
+    cognito_region: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_groups_claim: str = "cognito:groups"
+    jwt_username_claim: str = "cognito:username"
+    # scheduler
+    scheduler: bool = True
+    scheduler_interval: float = 1.0
+
+    @property
+    def auth_mode(self) -> Literal["cognito", "oidc", "local"]:
+        if self.cognito_user_pool_id:
+            return "cognito"
+        if self.jwt_jwks_url:
+            return "oidc"
+        return "local"
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; `#` comments, optional `export ` and quotes."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+class _Env:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or default
+
+    def parse(self, name: str, default: T, convert: Callable[[str], T], expected: str) -> T:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            return convert(value)
+        except (ValueError, KeyError):
+            raise SettingsError(f"{name}: expected {expected}, got {value!r}") from None
+
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+        def convert(value: str) -> int:
+            number = int(value)
+            if number < minimum:
+                raise ValueError
+            return number
+
+        return self.parse(name, default, convert, f"an integer >= {minimum}")
+
+    def number(self, name: str, default: float) -> float:
+        def convert(value: str) -> float:
+            number = float(value)
+            if not number > 0:
+                raise ValueError
+            return number
+
+        return self.parse(name, default, convert, "a number > 0")
+
+    def flag(self, name: str, default: bool) -> bool:
+        words = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+        def convert(value: str) -> bool:
+            return words[value.lower()]
+
+        return self.parse(name, default, convert, "one of 1/0/true/false/yes/no")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        def convert(value: str) -> str:
+            if value.lower() not in choices:
+                raise ValueError
+            return value.lower()
+
+        return self.parse(name, default, convert, "one of " + "/".join(choices))
+
+    def url(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise SettingsError(f"{name}: expected an http(s):// URL, got {value!r}")
+        return value.rstrip("/") if value else None
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, data_dir: str | Path | None = None
+) -> Settings:
+    """Settings from `env` (default: the process environment over `./.env`)."""
+    if env is None:
+        env = {**read_dotenv(Path(".env")), **os.environ}
+    e = _Env(env)
+    home = Path(data_dir or e.text("JOBCLOUD_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
+    settings = Settings(
+        data_dir=home,
+        filesystem=e.choice("FILESYSTEM", "local", ("local", "s3")),  # type: ignore[arg-type]
+        user_data_root_path=Path(e.text("USER_DATA_ROOT_PATH") or home / "files"),
+        s3_bucket=e.text("S3_BUCKET"),
+        s3_region=e.text("S3_REGION"),
+        s3_endpoint_url=e.url("S3_ENDPOINT_URL"),
+        upload_url_ttl=e.integer("UPLOAD_URL_TTL", 600, minimum=1),
+        max_upload_bytes=e.integer("MAX_UPLOAD_BYTES", 10 * 1024**3, minimum=1),
+        queue_db_url=e.text("QUEUE_DB_URL") or f"sqlite:///{home / 'queue.db'}",
+        queue_db_secret=e.text("QUEUE_DB_SECRET"),
+        db_pool_size=e.integer("JOBCLOUD_DB_POOL_SIZE", 10, minimum=1),
+        max_retries=e.integer("MAX_RETRIES", 2),
+        timeout_failure=e.integer("TIMEOUT_FAILURE", 300, minimum=1),
+        retry_different=e.flag("RETRY_DIFFERENT", True),
+        max_pull=e.integer("JOBCLOUD_MAX_PULL", 100, minimum=1),
+        userfacing_api_url=e.url("USERFACING_API_URL"),
+        internal_api_key_secret=e.text("INTERNAL_API_KEY_SECRET"),
+        cognito_client_id=e.text("COGNITO_CLIENT_ID"),
+        cognito_secret=e.text("COGNITO_SECRET"),
+        cognito_user_pool_id=e.text("COGNITO_USER_POOL_ID"),
+        cognito_region=e.text("COGNITO_REGION"),
+        jwt_jwks_url=e.url("JWT_JWKS_URL"),
+        jwt_issuer=e.text("JWT_ISSUER"),
+        jwt_audience=e.text("JWT_AUDIENCE"),
+        jwt_groups_claim=e.text("JWT_GROUPS_CLAIM", "cognito:groups") or "cognito:groups",
+        jwt_username_claim=e.text("JWT_USERNAME_CLAIM", "cognito:username") or "cognito:username",
+        scheduler=e.flag("JOBCLOUD_SCHEDULER", True),
+        scheduler_interval=e.number("JOBCLOUD_SCHEDULER_INTERVAL", 1.0),
+    )
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(s: Settings) -> None:
+    if s.filesystem == "s3" and not s.s3_bucket:
+        raise SettingsError("S3_BUCKET: required when FILESYSTEM=s3")
+    if "{}" in s.queue_db_url and not s.queue_db_secret:
+        raise SettingsError("QUEUE_DB_SECRET: required, QUEUE_DB_URL has a {} placeholder")
+    if not s.queue_db_url.startswith(("sqlite", "postgres")):
+        raise SettingsError(
+            f"QUEUE_DB_URL: expected a sqlite:/// or postgresql:// URL, got {s.queue_db_url!r}"
+        )
+    if s.cognito_user_pool_id and not (s.cognito_region and s.cognito_client_id):
+        raise SettingsError("COGNITO_REGION, COGNITO_CLIENT_ID: required with COGNITO_USER_POOL_ID")
+    if s.userfacing_api_url and not s.internal_api_key_secret:
+        raise SettingsError("INTERNAL_API_KEY_SECRET: required with USERFACING_API_URL")
