@@ -141,7 +141,10 @@ def _token(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir or os.environ.get("JOBCLOUD_DATA_DIR") or DEFAULT_DATA_DIR)
     if args.ttl <= 0:
         raise SettingsError("--ttl: expected a number of seconds > 0")
-    print(LocalIssuer(data_dir).mint(args.username, args.group, args.ttl))
+    try:
+        print(LocalIssuer(data_dir).mint(args.username, args.group, args.ttl))
+    except ValueError as exc:
+        raise SettingsError(f"token: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -194,5 +194,9 @@ def _check_consistency(s: Settings) -> None:
         )
     if s.cognito_user_pool_id and not (s.cognito_region and s.cognito_client_id):
         raise SettingsError("COGNITO_REGION, COGNITO_CLIENT_ID: required with COGNITO_USER_POOL_ID")
+    if s.jwt_jwks_url and not s.jwt_issuer:
+        raise SettingsError(
+            "JWT_ISSUER: required with JWT_JWKS_URL (tokens must name their issuer)"
+        )
     if s.userfacing_api_url and not s.internal_api_key_secret:
         raise SettingsError("INTERNAL_API_KEY_SECRET: required with USERFACING_API_URL")

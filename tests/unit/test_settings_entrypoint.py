@@ -57,6 +57,7 @@ def test_decode_variables_are_honoured() -> None:
         ({"USERFACING_API_URL": "user.api"}, "USERFACING_API_URL"),
         ({"USERFACING_API_URL": "http://user.api"}, "INTERNAL_API_KEY_SECRET"),
         ({"COGNITO_USER_POOL_ID": "pool"}, "COGNITO_REGION"),
+        ({"JWT_JWKS_URL": "https://idp/jwks"}, "JWT_ISSUER"),
         ({"JOBCLOUD_SCHEDULER_INTERVAL": "0"}, "JOBCLOUD_SCHEDULER_INTERVAL"),
     ],
 )
