@@ -67,5 +67,10 @@ class UnsupportedOperation(DomainError):
     """The operation does not exist with the configured backend (400)."""
 
 
+class Rejected(DomainError):
+    """The other side refuses this for good (e.g. the user API rejects a status value):
+    retrying cannot help, so the message is dropped and logged."""
+
+
 class Unavailable(DomainError):
     """A dependency (database, user API, S3) cannot be reached right now (503)."""

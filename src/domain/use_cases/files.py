@@ -41,10 +41,16 @@ class _FileUseCase:
         worker = principal.require_worker()
         key = self._files.locate(file_id)
         for job in await self._store.held_by(worker):
-            for input_id in job.spec.input_files:
-                if self._files.locate(input_id) == key:
-                    return key
+            if any(self._locates_to(input_id, key) for input_id in job.spec.input_files):
+                return key
         raise PathNotAllowed(file_id, "is not an input of a job this worker holds")
+
+    def _locates_to(self, input_id: str, key: str) -> bool:
+        """A job input that cannot be located matches nothing (and blocks nothing)."""
+        try:
+            return self._files.locate(input_id) == key
+        except PathNotAllowed:
+            return False
 
     async def _upload_folder(
         self, principal: Principal, job_id: int, kind: FileKind, base_path: str

@@ -3,7 +3,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from domain.errors import ConcurrentUpdate, NotFound, Unavailable
+from domain.errors import ConcurrentUpdate, NotFound, Rejected, Unavailable
 from domain.ports import Clock, JobStore, StatusSink
 from domain.transfers import StatusUpdate
 
@@ -37,6 +37,14 @@ class ForwardUpdates:
                 await self._sink.send(update)
             except NotFound:
                 await self._cancel(update)
+            except Rejected as exc:
+                log.error(
+                    "user side rejected update %s of job %s for good, dropped: %s",
+                    update.status,
+                    update.job_id,
+                    exc,
+                )
+                await self._store.delivered(update.message_id)
             except Unavailable as exc:
                 at = self._clock.now() + backoff(update.attempts)
                 await self._store.retry_later(update.message_id, at, str(exc))
