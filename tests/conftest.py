@@ -50,7 +50,6 @@ def auth(settings: Settings) -> TokenFactory:
     """auth("gpu1", "workers", "cloud") -> headers with a bearer token of the local issuer."""
     from adapters.auth.local import LocalIssuer
 
-
     issuer = LocalIssuer(settings.data_dir)
 
     def headers(username: str = "worker-1", *groups: str) -> dict[str, str]:

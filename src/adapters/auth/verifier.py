@@ -34,19 +34,55 @@ class _UnknownKey(Exception):
 class KeySetVerifier:
     """Verifies RS256 tokens with the keys of a KeySource, then checks their claims."""
 
-    def __init__(self, keys: KeySource, rules: ClaimRules) -> None:
+    def __init__(
+        self,
+        keys: KeySource,
+        rules: ClaimRules,
+        *,
+        cache_size: int = 4096,
+        cache_seconds: float = 60.0,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
         self.keys = keys
         self.rules = rules
+        # A worker sends the same token with every request: remember verified tokens for
+        # `cache_seconds`, never past their `exp`, and only while the key set that verified
+        # them is current (a rotated-out key stops working at once).
+        self._cache: dict[str, tuple[Principal, float, KeySet]] = {}
+        self._cache_size = cache_size
+        self._cache_seconds = cache_seconds
+        self._wallclock = wallclock
 
     async def verify(self, token: str) -> Principal:
         if not token:
             raise NotAuthenticated("missing token")
+        now = self._wallclock()
         known = await self.keys.current()
+        hit = self._cache.get(token)
+        if hit is not None and hit[1] > now and hit[2] is known:
+            return hit[0]
         try:
             claims = _decode(token, known)
         except _UnknownKey:
             claims = await self._with_fresh_keys(token, known)
-        return principal_from(claims, self.rules)
+        principal = principal_from(claims, self.rules)
+        self._remember(token, principal, claims, now, await self.keys.current())
+        return principal
+
+    def _remember(
+        self,
+        token: str,
+        principal: Principal,
+        claims: dict[str, object],
+        now: float,
+        keys: KeySet,
+    ) -> None:
+        exp = claims.get("exp")
+        if self._cache_seconds <= 0 or not isinstance(exp, int | float):
+            return
+        if len(self._cache) >= self._cache_size:
+            self._cache.pop(next(iter(self._cache)))  # the oldest entry
+        self._cache[token] = (principal, min(float(exp), now + self._cache_seconds), keys)
 
     async def _with_fresh_keys(self, token: str, known: KeySet) -> dict[str, object]:
         fresh = await self.keys.refresh(known)
