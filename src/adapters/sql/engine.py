@@ -1,0 +1,49 @@
+"""Engines and sessions: SQLite (WAL, busy timeout) or PostgreSQL (small pool, short waits)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, server_settings: dict[str, str] | None = None
+) -> AsyncEngine:
+    """An async engine for an async URL (see `adapters.sql.url.async_url`).
+
+    `server_settings`: extra PostgreSQL session settings (e.g. a `search_path`)."""
+    if url.startswith("sqlite"):
+        sizing = {} if ":memory:" in url else {"pool_size": pool_size, "max_overflow": 0}
+        engine = _create_async_engine(url, **sizing)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return _create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        connect_args={
+            "server_settings": {
+                "jit": "off",  # short OLTP statements: JIT only adds latency
+                "lock_timeout": "5s",
+                "application_name": "jobcloud",
+                **(server_settings or {}),
+            }
+        },
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,52 @@
+"""Scheduler leadership: on PostgreSQL an advisory lock held on its own connection, so that
+of several schedulers exactly one acts; on SQLite (one machine) every scheduler leads."""
+
+from __future__ import annotations
+
+import contextlib
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+LOCK_KEY = 0x6A6F62636C6F7564  # "jobcloud"
+_LOCK_KEY_SQL = LOCK_KEY & 0x7FFFFFFFFFFFFFFF
+
+
+class Leadership:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def try_acquire(self) -> bool:
+        """True while this process leads; re-checks the connection that holds the lock."""
+        if self._engine.dialect.name != "postgresql":
+            return True
+        try:
+            if self._connection is not None:
+                await self._connection.execute(text("SELECT 1"))
+                return True
+            connection = await self._engine.connect()
+            got = await connection.scalar(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": _LOCK_KEY_SQL}
+            )
+            await connection.commit()
+            if got:
+                self._connection = connection
+                return True
+            await connection.close()
+            return False
+        except (OperationalError, InterfaceError, DBAPIError, OSError):
+            await self.release()  # a lost connection lost the lock too
+            return False
+
+    async def release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY_SQL}
+                )
+                await connection.commit()
+            with contextlib.suppress(Exception):
+                await connection.close()

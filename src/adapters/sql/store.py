@@ -1,0 +1,252 @@
+"""The JobStore port on SQL (SQLite or PostgreSQL). Every method is one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.sql.claim import claim_statement, insert_ignore
+from adapters.sql.codec import (
+    event_from_row,
+    event_row,
+    job_from_row,
+    new_job_row,
+    outbox_row,
+    update_from_row,
+)
+from adapters.sql.tables import ACTIVE_SQL, job_attempts, job_events, jobs, outbox
+from domain.errors import ConcurrentUpdate, JobNotFound, Unavailable
+from domain.jobs import ACTIVE, Job, JobEvent, NewJob, Status
+from domain.matching import WorkerOffer
+from domain.transfers import StatusUpdate
+
+T = TypeVar("T")
+_ACTIVE = [status.value for status in ACTIVE]
+_CLAIM_ATTEMPTS = 5
+
+
+class SqlJobStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, outbox: bool) -> None:
+        self._sessions = sessions
+        self._with_outbox = outbox
+        engine = sessions.kw["bind"]
+        self._dialect: str = engine.dialect.name
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncSession]:
+        """One transaction; database outages become Unavailable."""
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+            raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
+
+    async def add(self, new: NewJob, now: datetime) -> Job:
+        async with self._tx() as s:
+            row = (
+                (await s.execute(insert(jobs).values(new_job_row(new, now)).returning(jobs)))
+                .mappings()
+                .one()
+            )
+        return job_from_row(row)
+
+    async def get(self, job_id: int) -> Job:
+        tried = (
+            select(_json_agg(self._dialect, job_attempts.c.worker))
+            .where(job_attempts.c.job_id == jobs.c.id)
+            .scalar_subquery()
+        )
+        async with self._tx() as s:
+            result = await s.execute(
+                select(jobs, tried.label("tried_by")).where(jobs.c.id == job_id)
+            )
+            row = result.mappings().one_or_none()
+        if row is None:
+            raise JobNotFound(job_id)
+        return job_from_row(row, _tried(row["tried_by"]))
+
+    async def claim(
+        self, offer: WorkerOffer, limit: int, now: datetime, *, retry_different: bool
+    ) -> list[Job]:
+        for attempt in range(_CLAIM_ATTEMPTS):
+            try:
+                return await self._claim(offer, limit, now, retry_different)
+            except DBAPIError as exc:
+                if not _lock_timeout(exc) or attempt == _CLAIM_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        return []
+
+    async def _claim(
+        self, offer: WorkerOffer, limit: int, now: datetime, retry_different: bool
+    ) -> list[Job]:
+        claimed: list[Job] = []
+        passes = [frozenset(offer.groups), None] if offer.groups else [None]
+        async with self._tx() as s:
+            for groups in passes:
+                wanted = limit - len(claimed)
+                if wanted <= 0:
+                    break
+                statement = claim_statement(
+                    self._dialect,
+                    offer,
+                    wanted,
+                    now,
+                    retry_different=retry_different,
+                    groups=groups,
+                )
+                rows = (await s.execute(statement)).mappings().all()
+                claimed.extend(job_from_row(row) for row in _in_claim_order(rows))
+            if claimed:
+                await self._record_claims(s, claimed, offer.worker, now)
+        return [_with_tried(job, offer.worker) for job in claimed]
+
+    async def _record_claims(
+        self, s: AsyncSession, claimed: Sequence[Job], worker: str, now: datetime
+    ) -> None:
+        await s.execute(
+            insert_ignore(self._dialect, job_attempts),
+            [{"job_id": job.id, "worker": worker} for job in claimed],
+        )
+        events = [JobEvent(job.id, now, Status.QUEUED, Status.PULLED, worker) for job in claimed]
+        await s.execute(insert(job_events), [event_row(e) for e in events])
+        if self._with_outbox:
+            await s.execute(
+                insert(outbox),
+                [
+                    outbox_row(e, job.spec.meta.job_id)
+                    for e, job in zip(events, claimed, strict=True)
+                ],
+            )
+
+    async def save(self, job: Job, event: JobEvent | None) -> None:
+        values = {
+            "status": job.status.value,
+            "worker": job.worker,
+            "last_seen": job.last_seen,
+            "attempts": job.attempts,
+            "runtime_details": job.runtime_details,
+            "updated_at": job.updated_at,
+            "version": job.version + 1,
+        }
+        async with self._tx() as s:
+            result = await s.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id, jobs.c.version == job.version)
+                .values(values)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                exists = await s.scalar(select(literal(1)).where(jobs.c.id == job.id))
+                raise (
+                    ConcurrentUpdate(f"job {job.id} changed meanwhile")
+                    if exists
+                    else JobNotFound(job.id)
+                )
+            if event is not None:
+                await s.execute(insert(job_events).values(event_row(event)))
+                if self._with_outbox and event.notify:
+                    await s.execute(insert(outbox).values(outbox_row(event, job.spec.meta.job_id)))
+        job.version += 1
+
+    async def held_by(self, worker: str) -> list[Job]:
+        return await self._jobs(
+            select(jobs)
+            .where(jobs.c.worker == worker, jobs.c.status.in_(_ACTIVE))
+            .order_by(jobs.c.id)
+        )
+
+    async def expired(self, now: datetime, lease: timedelta, limit: int) -> list[Job]:
+        return await self._jobs(
+            select(jobs)
+            .where(jobs.c.status.in_(_ACTIVE), jobs.c.last_seen < now - lease)
+            .order_by(jobs.c.id)
+            .limit(limit)
+        )
+
+    async def _jobs(self, statement: Any) -> list[Job]:
+        async with self._tx() as s:
+            rows = (await s.execute(statement)).mappings().all()
+        return [job_from_row(row) for row in rows]
+
+    async def events(self, job_id: int) -> list[JobEvent]:
+        async with self._tx() as s:
+            rows = (
+                (
+                    await s.execute(
+                        select(job_events)
+                        .where(job_events.c.job_id == job_id)
+                        .order_by(job_events.c.id)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [event_from_row(row) for row in rows]
+
+    async def pending_updates(self, now: datetime, limit: int) -> list[StatusUpdate]:
+        oldest = select(func.min(outbox.c.id)).group_by(outbox.c.job_id)
+        statement = (
+            select(outbox)
+            .where(outbox.c.id.in_(oldest), outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        async with self._tx() as s:
+            rows = (await s.execute(statement)).mappings().all()
+        return [update_from_row(row) for row in rows]
+
+    async def delivered(self, message_id: int) -> None:
+        async with self._tx() as s:
+            await s.execute(delete(outbox).where(outbox.c.id == message_id))
+
+    async def retry_later(self, message_id: int, at: datetime, error: str) -> None:
+        async with self._tx() as s:
+            await s.execute(
+                update(outbox)
+                .where(outbox.c.id == message_id)
+                .values(attempts=outbox.c.attempts + 1, next_attempt_at=at, last_error=error[:1000])
+            )
+
+    async def drop_updates(self, job_id: int) -> None:
+        async with self._tx() as s:
+            await s.execute(delete(outbox).where(outbox.c.job_id == job_id))
+
+    async def ping(self) -> None:
+        async with self._tx() as s:
+            await s.execute(select(literal(1)))
+
+
+def _json_agg(dialect: str, column: Any) -> Any:
+    return func.json_agg(column) if dialect == "postgresql" else func.json_group_array(column)
+
+
+def _tried(value: Any) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    workers = json.loads(value) if isinstance(value, str) else value
+    return frozenset(w for w in workers if w is not None)
+
+
+def _with_tried(job: Job, worker: str) -> Job:
+    job.tried_by = job.tried_by | {worker}
+    return job
+
+
+def _in_claim_order(rows: Sequence[Any]) -> list[Any]:
+    """RETURNING has no order: put the claimed rows back in claim order."""
+    return sorted(rows, key=lambda r: (-r["priority"], r["created_at"], r["id"]))
+
+
+def _lock_timeout(exc: DBAPIError) -> bool:
+    return "lock timeout" in str(exc.orig).lower() or "LockNotAvailable" in type(exc.orig).__name__
+
+
+__all__ = ["ACTIVE_SQL", "SqlJobStore"]

@@ -1,0 +1,121 @@
+"""The queue's tables (SQLAlchemy Core), shared by the store and the migrations check."""
+
+from __future__ import annotations
+
+from advanced_alchemy.types import BigIntIdentity, DateTimeUTC, JsonB
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+ACTIVE_SQL = "status IN ('pulled', 'preprocessing', 'running', 'postprocessing')"
+QUEUED_SQL = "status = 'queued'"
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
+    Column("status", String(16), nullable=False),
+    Column("environment", String(8)),
+    Column("job_group", String(255)),
+    Column("priority", Integer, nullable=False),
+    # the hardware the job needs, as columns so matching is a WHERE clause
+    Column("cpu_cores", Integer),
+    Column("memory", BigInteger),
+    Column("gpu_model", String(255)),
+    Column("gpu_archi", String(255)),
+    Column("gpu_mem", BigInteger),
+    Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("worker", String(255)),
+    Column("last_seen", DateTimeUTC(timezone=True)),
+    Column("attempts", Integer, nullable=False),
+    Column("runtime_details", Text),
+    Column("version", Integer, nullable=False),
+    Column("user_job_id", BigInteger, nullable=False),
+    Column("spec", JsonB, nullable=False),
+    Column("paths_upload", JsonB, nullable=False),
+    # Claim order over queued jobs only: the pull never sorts, however deep the queue.
+    Index(
+        "ix_jobs_queued_claim_order",
+        text("priority DESC"),
+        "created_at",
+        "id",
+        postgresql_where=text(QUEUED_SQL),
+        sqlite_where=text(QUEUED_SQL),
+    ),
+    Index(
+        "ix_jobs_queued_group_claim_order",
+        "job_group",
+        text("priority DESC"),
+        "created_at",
+        "id",
+        postgresql_where=text(QUEUED_SQL),
+        sqlite_where=text(QUEUED_SQL),
+    ),
+    Index(
+        "ix_jobs_active_lease",
+        "last_seen",
+        postgresql_where=text(ACTIVE_SQL),
+        sqlite_where=text(ACTIVE_SQL),
+    ),
+    Index(
+        "ix_jobs_active_worker",
+        "worker",
+        postgresql_where=text(ACTIVE_SQL),
+        sqlite_where=text(ACTIVE_SQL),
+    ),
+)
+
+job_events = Table(
+    "job_events",
+    metadata,
+    Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
+    Column("job_id", BigInteger, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTimeUTC(timezone=True), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("worker", String(255)),
+    Column("details", Text),
+    Column("notify", Integer, nullable=False),
+    Index("ix_job_events_job_id", "job_id", "id"),
+)
+
+# Who tried a job: exact identities for RETRY_DIFFERENT (DECODE matched substrings).
+job_attempts = Table(
+    "job_attempts",
+    metadata,
+    Column(
+        "job_id",
+        BigInteger,
+        ForeignKey("jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("worker", String(255), primary_key=True),
+)
+
+# Status updates to forward to the user side, written with the change they report.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
+    Column("job_id", BigInteger, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("user_job_id", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("runtime_details", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Index("ix_outbox_job_id", "job_id", "id"),
+)

@@ -1,0 +1,92 @@
+"""Stores for the contract suite: the in-memory reference, SQLite (a file), PostgreSQL
+(a fresh schema per test on JOBCLOUD_TEST_POSTGRES_URL; skipped when unreachable unless
+JOBCLOUD_REQUIRE_POSTGRES=1)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.engine import create_engine, session_maker
+from adapters.sql.migrate import upgrade
+from adapters.sql.store import SqlJobStore
+from adapters.sql.url import async_url
+from tests.fakes.store import InMemoryJobStore
+
+POSTGRES_URL = os.environ.get(
+    "JOBCLOUD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("JOBCLOUD_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+async def postgres_reachable() -> bool:
+    engine = create_engine(async_url(POSTGRES_URL), pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        await engine.dispose()
+
+
+async def require_postgres() -> None:
+    if not await postgres_reachable():
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL required but unreachable at {POSTGRES_URL}")
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}")
+
+
+@asynccontextmanager
+async def sql_engine(
+    backend: str, tmp_path: Path, pool_size: int = 10
+) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine on a fresh database (SQLite file) or schema (PostgreSQL)."""
+    if backend == "sqlite":
+        engine = create_engine(async_url(f"sqlite:///{tmp_path / 'queue.db'}"), pool_size=pool_size)
+        try:
+            await upgrade(engine)
+            yield engine
+        finally:
+            await engine.dispose()
+        return
+    await require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(async_url(POSTGRES_URL), pool_size=1)
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(
+        async_url(POSTGRES_URL), pool_size=pool_size, server_settings={"search_path": schema}
+    )
+    try:
+        await upgrade(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+StoreFactory = Callable[..., Any]
+
+
+@asynccontextmanager
+async def store_for(
+    backend: str, tmp_path: Path, *, outbox: bool = True
+) -> AsyncIterator[InMemoryJobStore | SqlJobStore]:
+    if backend == "memory":
+        yield InMemoryJobStore(outbox=outbox)
+        return
+    async with sql_engine(backend, tmp_path) as engine:
+        yield SqlJobStore(session_maker(engine), outbox=outbox)
