@@ -163,12 +163,18 @@ class AuthProvider(Provider):
 
     @provide(scope=Scope.REQUEST)
     async def principal(
-        self, request: Request[Any, Any, Any], verifier: TokenVerifier
+        self,
+        request: Request,  # type: ignore[type-arg]
+        verifier: TokenVerifier,
     ) -> Principal:
         return await authenticate(request, verifier)
 
     @provide(scope=Scope.REQUEST)
-    def internal_caller(self, request: Request[Any, Any, Any], s: Settings) -> InternalCaller:
+    def internal_caller(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        s: Settings,
+    ) -> InternalCaller:
         return check_api_key(request, s.internal_api_key_secret)
 
 

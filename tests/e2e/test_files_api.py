@@ -105,7 +105,8 @@ async def test_download_confinement(
     client: Client, internal: dict[str, str], auth: TokenFactory, settings: Settings
 ) -> None:
     _, worker, _ = await held_job(client, internal, auth, settings)
-    for file_id in ("alice/in/secret.txt", "alice/in/../../../etc/passwd", "/etc/passwd"):
+    dots = "alice/in/%2e%2e/%2e%2e/%2e%2e/etc/passwd"  # encoded, so no client normalises it
+    for file_id in ("alice/in/secret.txt", dots, "/etc/passwd", "s3://bucket/alice/in/frames.tif"):
         response = await client.get(f"/files/{file_id}/url", headers=worker)
         assert response.status_code == 403, file_id
     missing = await client.get("/files/alice/in/none.mat/url", headers=worker)

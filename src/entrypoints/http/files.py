@@ -5,10 +5,12 @@ from __future__ import annotations
 import posixpath
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import unquote
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -45,11 +47,11 @@ class WorkerFilesController(Controller):
     async def upload_url(
         self,
         request: Request[Any, Any, Any],
-        job_id: int,
-        type: FileKind,
+        job_id: FromPath[int],
+        type: FromQuery[FileKind],
         upload_request: FromDishka[UploadRequest],
         principal: FromDishka[Principal],
-        base_path: str = "",
+        base_path: FromQuery[str] = "",
     ) -> TransferRequestOut:
         grant = await upload_request(principal, job_id, type, base_path)
         return transfer_out(grant, str(request.base_url))
@@ -63,12 +65,12 @@ class WorkerFilesController(Controller):
     async def upload(
         self,
         request: Request[Any, Any, Any],
-        job_id: int,
-        type: FileKind,
+        job_id: FromPath[int],
+        type: FromQuery[FileKind],
         upload_file: FromDishka[UploadFile],
         principal: FromDishka[Principal],
         settings: FromDishka[Settings],
-        base_path: str = "",
+        base_path: FromQuery[str] = "",
     ) -> dict[str, list[str]]:
         stored = []
         budget = settings.max_upload_bytes
@@ -81,12 +83,16 @@ class WorkerFilesController(Controller):
     async def file(
         self,
         request: Request[Any, Any, Any],
-        file_path: str,
+        file_path: FromPath[str],
         download_request: FromDishka[DownloadRequest],
         download_file: FromDishka[DownloadFile],
         principal: FromDishka[Principal],
     ) -> TransferRequestOut | Stream:
-        file_id, _, action = file_path.lstrip("/").rpartition("/")
+        # The raw path, not the routed parameter: routing collapses "//", which would turn
+        # an absolute id (/data/...) into a relative one and break s3:// ids.
+        raw_path = request.scope.get("raw_path")
+        path = unquote(raw_path.decode("latin-1")) if raw_path else f"/files{file_path}"
+        file_id, _, action = path.split("/files/", 1)[-1].rpartition("/")
         if action == "url" and file_id:
             grant = await download_request(principal, file_id)
             return transfer_out(grant, str(request.base_url))

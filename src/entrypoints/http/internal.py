@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, post
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from domain.use_cases.submit import SubmitJob
@@ -17,7 +18,10 @@ class InternalController(Controller):
 
     @post("/_jobs", status_code=HTTP_201_CREATED, summary="Enqueue a job")
     async def enqueue(
-        self, data: SubmittedJob, submit: FromDishka[SubmitJob], _: FromDishka[InternalCaller]
+        self,
+        data: JSONBody[SubmittedJob],
+        submit: FromDishka[SubmitJob],
+        _: FromDishka[InternalCaller],
     ) -> Queued:
         job = await submit(to_new_job(data))
         return Queued(id=job.id, status=job.status.value)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from dishka.integrations.litestar import FromDishka
-from litestar import Controller, MediaType, get, put
-from litestar.params import Parameter
+from litestar import Controller, MediaType, Response, get, put
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from domain.jobs import Status
@@ -16,7 +17,8 @@ from domain.use_cases.report import JobStatus, ReportStatus
 from domain.workers import Principal
 from entrypoints.http.schemas import job_specs
 
-NonNegative = Annotated[int, Parameter(ge=0)]
+NonNegative = Annotated[int, QueryParameter(ge=0)]
+Text = FromQuery[str | None]
 
 
 class WorkerJobsController(Controller):
@@ -31,10 +33,10 @@ class WorkerJobsController(Controller):
         memory: NonNegative = 0,
         cpu_cores: NonNegative = 1,
         gpu_mem: NonNegative = 0,
-        gpu_model: str | None = None,
-        gpu_archi: str | None = None,
-        groups: list[str] | None = None,
-        limit: Annotated[int, Parameter(ge=1)] = 1,
+        gpu_model: Text = None,
+        gpu_archi: Text = None,
+        groups: FromQuery[list[str] | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1)] = 1,
         older_than: NonNegative = 0,
     ) -> dict[str, dict[str, Any]]:
         offer = WorkerOffer(
@@ -51,11 +53,15 @@ class WorkerJobsController(Controller):
         jobs = await pull_jobs(principal, offer, limit)
         return {str(job.id): job_specs(job.spec) for job in jobs}
 
-    @get("/jobs/{job_id:int}/status", media_type=MediaType.JSON, summary="The job's status")
+    @get("/jobs/{job_id:int}/status", summary="The job's status, as a JSON string")
     async def status(
-        self, job_id: int, job_status: FromDishka[JobStatus], principal: FromDishka[Principal]
-    ) -> str:
-        return (await job_status(principal, job_id)).value
+        self,
+        job_id: FromPath[int],
+        job_status: FromDishka[JobStatus],
+        principal: FromDishka[Principal],
+    ) -> Response[bytes]:
+        status = await job_status(principal, job_id)
+        return Response(msgspec.json.encode(status.value), media_type=MediaType.JSON)
 
     @put(
         "/jobs/{job_id:int}/status",
@@ -64,10 +70,10 @@ class WorkerJobsController(Controller):
     )
     async def report(
         self,
-        job_id: int,
-        status: Status,
+        job_id: FromPath[int],
+        status: FromQuery[Status],
         report_status: FromDishka[ReportStatus],
         principal: FromDishka[Principal],
-        runtime_details: str | None = None,
+        runtime_details: Text = None,
     ) -> None:
         await report_status(principal, job_id, status, runtime_details)
