@@ -147,3 +147,21 @@ async def test_service_endpoints(client: Client) -> None:
     assert all("d" not in key for key in jwks["keys"])
     schema = (await client.get("/schema/openapi.json")).json()
     assert "/jobs/{job_id}/status" in schema["paths"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"memory": "lots"}, "memory"), ({"cpu_cores": -1}, "cpu_cores"), ({"limit": 0}, "limit")],
+)
+async def test_bad_query_values_name_the_field(
+    client: Client, auth: TokenFactory, params: dict[str, Any], field: str
+) -> None:
+    response = await client.get("/jobs", params=params, headers=auth())
+    assert response.status_code == 400
+    assert field in response.text
+
+
+async def test_a_limit_above_the_maximum_is_refused(client: Client, auth: TokenFactory) -> None:
+    response = await client.get("/jobs", params={"limit": 101}, headers=auth())
+    assert response.status_code == 422
+    assert "limit" in response.json()["detail"]
