@@ -10,14 +10,14 @@ import httpx
 from dishka import AsyncContainer, Provider, Scope, make_async_container, provide
 from dishka.integrations.litestar import LitestarProvider
 from litestar import Request
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.auth.local import LocalIssuer
 from adapters.auth.verifier import JwksTokenVerifier, cognito_verifier
 from adapters.clock import SystemClock
 from adapters.files.local import LocalFileStore
 from adapters.files.s3 import S3FileStore, make_s3_client
-from adapters.sql.engine import create_engine, session_maker
+from adapters.sql.engine import create_engine
 from adapters.sql.store import SqlJobStore
 from adapters.sql.url import async_url
 from adapters.userapi.client import UserApiStatusSink
@@ -82,12 +82,8 @@ class SqlProvider(Provider):
         await engine.dispose()
 
     @provide
-    def sessions(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-        return session_maker(engine)
-
-    @provide
-    def store(self, sessions: async_sessionmaker[AsyncSession], s: Settings) -> JobStore:
-        return SqlJobStore(sessions, outbox=s.userfacing_api_url is not None)
+    def store(self, engine: AsyncEngine, s: Settings) -> JobStore:
+        return SqlJobStore(engine, outbox=s.userfacing_api_url is not None)
 
 
 class FilesProvider(Provider):

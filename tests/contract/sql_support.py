@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.engine import create_engine, session_maker
+from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.sql.store import SqlJobStore
 from adapters.sql.url import async_url
@@ -89,4 +89,4 @@ async def store_for(
         yield InMemoryJobStore(outbox=outbox)
         return
     async with sql_engine(backend, tmp_path) as engine:
-        yield SqlJobStore(session_maker(engine), outbox=outbox)
+        yield SqlJobStore(engine, outbox=outbox)
