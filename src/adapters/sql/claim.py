@@ -8,57 +8,55 @@ The matching rules mirror `domain.matching`; the store contract suite holds them
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, exists, or_, select, update
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import Integer, Table, and_, bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sql.tables import job_attempts, jobs
 from domain.jobs import Status
 from domain.matching import WorkerOffer
 
+_TIME = DateTimeUTC(timezone=True)
 
-def _matching(
-    offer: WorkerOffer, now: datetime, *, retry_different: bool, groups: frozenset[str] | None
-) -> list[Any]:
+
+def _matching(*, retry_different: bool, by_group: bool) -> list[Any]:
     c = jobs.c
     conditions = [
         c.status == Status.QUEUED.value,
-        or_(c.cpu_cores.is_(None), c.cpu_cores <= offer.cpu_cores),
-        or_(c.memory.is_(None), c.memory <= offer.memory),
-        or_(c.gpu_mem.is_(None), c.gpu_mem <= offer.gpu_mem),
-        or_(c.gpu_model.is_(None), c.gpu_model == offer.gpu_model),
-        or_(c.gpu_archi.is_(None), c.gpu_archi == offer.gpu_archi),
+        or_(c.cpu_cores.is_(None), c.cpu_cores <= bindparam("p_cpu_cores")),
+        or_(c.memory.is_(None), c.memory <= bindparam("p_memory")),
+        or_(c.gpu_mem.is_(None), c.gpu_mem <= bindparam("p_gpu_mem")),
+        or_(c.gpu_model.is_(None), c.gpu_model == bindparam("p_gpu_model")),
+        or_(c.gpu_archi.is_(None), c.gpu_archi == bindparam("p_gpu_archi")),
         or_(
-            c.environment == offer.environment.value,
-            and_(c.environment.is_(None), c.created_at <= offer.any_environment_cutoff(now)),
+            c.environment == bindparam("p_environment"),
+            and_(c.environment.is_(None), c.created_at <= bindparam("p_cutoff", type_=_TIME)),
         ),
     ]
     if retry_different:
-        tried = exists().where(job_attempts.c.job_id == c.id, job_attempts.c.worker == offer.worker)
+        tried = exists().where(
+            job_attempts.c.job_id == c.id, job_attempts.c.worker == bindparam("p_worker")
+        )
         conditions.append(~tried)
-    if groups is not None:
-        conditions.append(c.job_group.in_(sorted(groups)))
+    if by_group:
+        conditions.append(c.job_group.in_(bindparam("p_groups", expanding=True)))
     return conditions
 
 
-def claim_statement(
-    dialect: str,
-    offer: WorkerOffer,
-    limit: int,
-    now: datetime,
-    *,
-    retry_different: bool,
-    groups: frozenset[str] | None = None,
-) -> Any:
-    """UPDATE ... RETURNING the claimed rows (in no particular order)."""
+@functools.cache
+def claim_statement(dialect: str, *, retry_different: bool, by_group: bool) -> Any:
+    """UPDATE ... RETURNING the claimed rows (in no particular order); built once per shape,
+    so SQLAlchemy neither rebuilds nor re-keys it on the hot path. Parameters: `claim_params`."""
     c = jobs.c
     picked = (
         select(c.id)
-        .where(*_matching(offer, now, retry_different=retry_different, groups=groups))
+        .where(*_matching(retry_different=retry_different, by_group=by_group))
         .order_by(c.priority.desc(), c.created_at, c.id)
-        .limit(limit)
+        .limit(bindparam("p_limit", type_=Integer))
     )
     if dialect == "postgresql":
         picked = picked.with_for_update(skip_locked=True)
@@ -67,14 +65,34 @@ def claim_statement(
         .where(c.id.in_(picked.scalar_subquery()))
         .values(
             status=Status.PULLED.value,
-            worker=offer.worker,
-            last_seen=now,
-            updated_at=now,
+            worker=bindparam("p_worker"),
+            last_seen=bindparam("p_now", type_=_TIME),
+            updated_at=bindparam("p_now", type_=_TIME),
             attempts=c.attempts + 1,
             version=c.version + 1,
         )
         .returning(jobs)
     )
+
+
+def claim_params(
+    offer: WorkerOffer, limit: int, now: datetime, groups: frozenset[str] | None
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "p_cpu_cores": offer.cpu_cores,
+        "p_memory": offer.memory,
+        "p_gpu_mem": offer.gpu_mem,
+        "p_gpu_model": offer.gpu_model,
+        "p_gpu_archi": offer.gpu_archi,
+        "p_environment": offer.environment.value,
+        "p_cutoff": offer.any_environment_cutoff(now),
+        "p_worker": offer.worker,
+        "p_limit": limit,
+        "p_now": now,
+    }
+    if groups is not None:
+        params["p_groups"] = sorted(groups)
+    return params
 
 
 def insert_ignore(dialect: str, table: Table) -> Any:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.claim import claim_statement, insert_ignore
+from adapters.sql.claim import claim_params, claim_statement, insert_ignore
 from adapters.sql.codec import (
     event_from_row,
     event_row,
@@ -60,15 +62,8 @@ class SqlJobStore:
         return job_from_row(row)
 
     async def get(self, job_id: int) -> Job:
-        tried = (
-            select(_json_agg(self._dialect, job_attempts.c.worker))
-            .where(job_attempts.c.job_id == jobs.c.id)
-            .scalar_subquery()
-        )
         async with self._tx() as s:
-            result = await s.execute(
-                select(jobs, tried.label("tried_by")).where(jobs.c.id == job_id)
-            )
+            result = await s.execute(_get_statement(self._dialect), {"p_id": job_id})
             row = result.mappings().one_or_none()
         if row is None:
             raise JobNotFound(job_id)
@@ -97,14 +92,10 @@ class SqlJobStore:
                 if wanted <= 0:
                     break
                 statement = claim_statement(
-                    self._dialect,
-                    offer,
-                    wanted,
-                    now,
-                    retry_different=retry_different,
-                    groups=groups,
+                    self._dialect, retry_different=retry_different, by_group=groups is not None
                 )
-                rows = (await s.execute(statement)).mappings().all()
+                params = claim_params(offer, wanted, now, groups)
+                rows = (await s.execute(statement, params)).mappings().all()
                 claimed.extend(job_from_row(row) for row in _in_claim_order(rows))
             if claimed:
                 await self._record_claims(s, claimed, offer.worker, now)
@@ -118,10 +109,10 @@ class SqlJobStore:
             [{"job_id": job.id, "worker": worker} for job in claimed],
         )
         events = [JobEvent(job.id, now, Status.QUEUED, Status.PULLED, worker) for job in claimed]
-        await s.execute(insert(job_events), [event_row(e) for e in events])
+        await s.execute(_INSERT_EVENT, [event_row(e) for e in events])
         if self._with_outbox:
             await s.execute(
-                insert(outbox),
+                _INSERT_OUTBOX,
                 [
                     outbox_row(e, job.spec.meta.job_id)
                     for e, job in zip(events, claimed, strict=True)
@@ -130,31 +121,26 @@ class SqlJobStore:
 
     async def save(self, job: Job, event: JobEvent | None) -> None:
         values = {
-            "status": job.status.value,
-            "worker": job.worker,
-            "last_seen": job.last_seen,
-            "attempts": job.attempts,
-            "runtime_details": job.runtime_details,
-            "updated_at": job.updated_at,
-            "version": job.version + 1,
+            "p_id": job.id,
+            "p_version": job.version,
+            "p_status": job.status.value,
+            "p_worker": job.worker,
+            "p_last_seen": job.last_seen,
+            "p_attempts": job.attempts,
+            "p_runtime_details": job.runtime_details,
+            "p_updated_at": job.updated_at,
         }
         async with self._tx() as s:
-            result = await s.execute(
-                update(jobs)
-                .where(jobs.c.id == job.id, jobs.c.version == job.version)
-                .values(values)
-            )
+            result = await s.execute(_SAVE, values)
             if result.rowcount != 1:
                 exists = await s.scalar(select(literal(1)).where(jobs.c.id == job.id))
-                raise (
-                    ConcurrentUpdate(f"job {job.id} changed meanwhile")
-                    if exists
-                    else JobNotFound(job.id)
-                )
+                if exists:
+                    raise ConcurrentUpdate(f"job {job.id} changed meanwhile")
+                raise JobNotFound(job.id)
             if event is not None:
-                await s.execute(insert(job_events).values(event_row(event)))
+                await s.execute(_INSERT_EVENT, [event_row(event)])
                 if self._with_outbox and event.notify:
-                    await s.execute(insert(outbox).values(outbox_row(event, job.spec.meta.job_id)))
+                    await s.execute(_INSERT_OUTBOX, [outbox_row(event, job.spec.meta.job_id)])
         job.version += 1
 
     async def held_by(self, worker: str) -> list[Job]:
@@ -223,6 +209,35 @@ class SqlJobStore:
     async def ping(self) -> None:
         async with self._tx() as s:
             await s.execute(select(literal(1)))
+
+
+# Statements of the hot path, built once: SQLAlchemy neither rebuilds nor re-keys them.
+_INSERT_EVENT = insert(job_events)
+_INSERT_OUTBOX = insert(outbox)
+_SAVE = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("p_id"), jobs.c.version == bindparam("p_version"))
+    .values(
+        status=bindparam("p_status"),
+        worker=bindparam("p_worker"),
+        last_seen=bindparam("p_last_seen", type_=DateTimeUTC(timezone=True)),
+        attempts=bindparam("p_attempts"),
+        runtime_details=bindparam("p_runtime_details"),
+        updated_at=bindparam("p_updated_at", type_=DateTimeUTC(timezone=True)),
+        version=jobs.c.version + 1,
+    )
+)
+
+
+@functools.cache
+def _get_statement(dialect: str) -> Any:
+    """The job and, in the same query, who tried it (a JSON array)."""
+    tried = (
+        select(_json_agg(dialect, job_attempts.c.worker))
+        .where(job_attempts.c.job_id == jobs.c.id)
+        .scalar_subquery()
+    )
+    return select(jobs, tried.label("tried_by")).where(jobs.c.id == bindparam("p_id"))
 
 
 def _json_agg(dialect: str, column: Any) -> Any:
