@@ -1,0 +1,131 @@
+"""Throughput of the worker cycle: pull -> running -> finished, C workers at once, until empty.
+
+    uv run python -m benchmarks.pull_cycle [--db postgres|sqlite] [--jobs 10000]
+        [--concurrency 1,8,64] [--server-workers 1] [--client-processes 1] [--pool-size 10]
+
+For each C: a fresh database and server, N jobs enqueued over HTTP, C simulated workers (each
+its own username, token and keep-alive connection), then a check that every job was handed out
+once and ended `finished`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from benchmarks import cpu
+from benchmarks.harness import (
+    HOST,
+    Server,
+    analyze,
+    enqueue_http,
+    fresh_backend,
+    mint_workers,
+    statuses_http,
+)
+from benchmarks.loadgen import percentile
+from benchmarks.swarm import SwarmResult, Worker, run_swarm
+
+
+@dataclass
+class Outcome:
+    concurrency: int
+    jobs: int
+    result: SwarmResult
+    double_claims: int
+    statuses: dict[str, int]
+    cpu: cpu.CpuTimes
+
+    @property
+    def unfinished(self) -> int:
+        return self.jobs - self.statuses.get("finished", 0)
+
+    def row(self) -> str:
+        r, lat = self.result, self.result.tally.latencies
+        done = len(r.claims)
+        return (
+            f"{self.concurrency:>4} {done:>7} {r.wall_s:>7.1f} {done / r.wall_s:>8,.0f} "
+            f"{r.tally.requests / r.wall_s:>8,.0f} {percentile(lat.get('pull', []), 50):>7.1f} "
+            f"{percentile(lat.get('pull', []), 99):>7.1f} "
+            f"{percentile(lat.get('finished', []), 99):>7.1f} {r.tally.error_count:>6} "
+            f"{self.double_claims:>6} {self.unfinished:>6}"
+        )
+
+
+HEADER = (
+    f"{'C':>4} {'jobs':>7} {'wall s':>7} {'jobs/s':>8} {'req/s':>8} {'pull50':>7} "
+    f"{'pull99':>7} {'fin99':>7} {'errors':>6} {'double':>6} {'unfin':>6}"
+)
+
+
+def run_one(args: argparse.Namespace, concurrency: int) -> Outcome:
+    with fresh_backend(args.db) as backend:
+        server = Server(
+            backend, args.server_workers, args.pool_size, scheduler=not args.no_scheduler
+        )
+        with server:
+            started = time.perf_counter()
+            ids = asyncio.run(enqueue_http(server, args.jobs))
+            print(
+                f"  C={concurrency}: enqueued {len(ids)} jobs over HTTP in "
+                f"{time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
+            if backend.pg_name:
+                # A steady-state queue has statistics; autovacuum takes up to a minute after
+                # a burst (see migration 0002), so give them to the planner now.
+                asyncio.run(analyze(backend))
+            workers = mint_workers(backend.data_dir, concurrency)
+            before = cpu.snapshot(server.process.pid if server.process else None)
+            result = run_swarm(HOST, server.port, workers, args.client_processes, args.timeout)
+            used = cpu.snapshot(server.process.pid if server.process else None) - before
+            by_name = {w.username: w for w in workers}
+            claims: dict[int, Worker] = {job_id: by_name[name] for job_id, name in result.claims}
+            double = len(result.claims) - len(claims)
+            statuses = asyncio.run(statuses_http(server, claims))
+            missing = set(ids) - set(claims)
+            if missing:
+                statuses["never handed out"] = len(missing)
+            if result.tally.errors:
+                print(f"  errors: {dict(result.tally.errors)}")
+                print(f"  server log tail:\n{server.log_tail(15)}")
+        return Outcome(concurrency, len(ids), result, double, statuses, used)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--concurrency", default="1,8,64")
+    parser.add_argument("--server-workers", type=int, default=1)
+    parser.add_argument("--client-processes", type=int, default=1)
+    parser.add_argument("--pool-size", type=int, default=10, help="JOBCLOUD_DB_POOL_SIZE")
+    parser.add_argument("--no-scheduler", action="store_true")
+    parser.add_argument("--timeout", type=float, default=240.0, help="seconds per C")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    print(
+        f"pull cycle on {args.db}: {args.jobs} jobs, server workers {args.server_workers}, "
+        f"pool {args.pool_size}, client processes {args.client_processes}",
+        flush=True,
+    )
+    outcomes = [run_one(args, c) for c in levels]
+    print("\nlatencies in ms; errors = non-2xx or broken; double = ids handed out twice;")
+    print("unfin = jobs not `finished` afterwards (checked with GET /jobs/{id}/status)")
+    print(HEADER)
+    for outcome in outcomes:
+        print(outcome.row())
+    print("\nCPU seconds per wall second during the cycle (2 cores = 2.00):")
+    for outcome in outcomes:
+        statuses = dict(Counter(outcome.statuses))
+        print(
+            f"  C={outcome.concurrency}: {outcome.cpu.describe(outcome.result.wall_s)}; "
+            f"statuses {statuses}" + ("; TIMED OUT" if outcome.result.timed_out else "")
+        )
+
+
+if __name__ == "__main__":
+    main()
