@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -102,6 +103,60 @@ class JobSpec:
     @property
     def input_files(self) -> tuple[str, ...]:
         return tuple((self.handler.files_down or {}).values())
+
+    def document(self) -> dict[str, Any]:
+        """The DECODE JobSpecs document: what a worker receives and the store keeps."""
+        app, handler, hw = self.app, self.handler, self.hardware
+        files_up = handler.files_up
+        return {
+            "app": {"cmd": list(app.cmd) if app.cmd is not None else None, "env": app.env},
+            "handler": {
+                "image_url": handler.image_url,
+                "image_name": handler.image_name,
+                "image_version": handler.image_version,
+                "entrypoint": handler.entrypoint,
+                "files_down": handler.files_down,
+                "files_up": {k.value: v for k, v in files_up.items()} if files_up else files_up,
+            },
+            "meta": {
+                **self.meta.extra,
+                "job_id": self.meta.job_id,
+                "date_created": self.meta.date_created,
+            },
+            "hardware": {
+                "cpu_cores": hw.cpu_cores,
+                "memory": hw.memory,
+                "gpu_model": hw.gpu_model,
+                "gpu_archi": hw.gpu_archi,
+                "gpu_mem": hw.gpu_mem,
+            },
+        }
+
+    @classmethod
+    def from_document(cls, data: Mapping[str, Any]) -> JobSpec:
+        """The inverse of `document`, for a document already validated (or stored by us)."""
+        app, handler, meta = data["app"], data["handler"], data["meta"]
+        files_up = handler.get("files_up")
+        cmd = app.get("cmd")
+        return cls(
+            app=App(cmd=tuple(cmd) if cmd is not None else None, env=app.get("env")),
+            handler=Handler(
+                image_url=handler["image_url"],
+                image_name=handler.get("image_name"),
+                image_version=handler.get("image_version"),
+                entrypoint=handler.get("entrypoint"),
+                files_down=handler.get("files_down"),
+                files_up=(
+                    {FileKind(k): v for k, v in files_up.items()} if files_up is not None else None
+                ),
+            ),
+            meta=Meta(
+                job_id=meta["job_id"],
+                date_created=meta["date_created"],
+                extra={k: v for k, v in meta.items() if k not in ("job_id", "date_created")},
+            ),
+            hardware=Hardware(**(data.get("hardware") or {})),
+        )
 
 
 @dataclass(frozen=True, slots=True)

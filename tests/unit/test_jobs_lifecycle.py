@@ -247,3 +247,22 @@ def test_snapshot_is_an_independent_copy() -> None:
     copy = j.snapshot()
     j.report(W, Status.RUNNING, T0)
     assert copy.status is Status.PULLED
+
+
+def test_a_spec_survives_its_decode_document() -> None:
+    from domain.jobs import App, FileKind, Handler, Hardware, JobSpec, Meta
+
+    spec = JobSpec(
+        app=App(cmd=("decode", "fit"), env={"SEED": "1"}),
+        handler=Handler(
+            image_url="img:1",
+            files_down={"in.tif": "u/in.tif"},
+            files_up={FileKind.OUTPUT: "out", FileKind.ARTIFACT: "art"},
+        ),
+        meta=Meta(job_id=7, date_created="2026-11-22", extra={"user": "alice", "n": 3}),
+        hardware=Hardware(cpu_cores=4, gpu_model="A100"),
+    )
+    document = spec.document()
+    assert document["meta"] == {"user": "alice", "n": 3, "job_id": 7, "date_created": "2026-11-22"}
+    assert document["handler"]["files_up"] == {"output": "out", "artifact": "art"}
+    assert JobSpec.from_document(document) == spec

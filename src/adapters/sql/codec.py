@@ -6,71 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.jobs import (
-    App,
     Environment,
-    FileKind,
-    Handler,
-    Hardware,
     Job,
     JobEvent,
     JobSpec,
-    Meta,
     NewJob,
     Status,
     UploadPaths,
 )
 from domain.transfers import StatusUpdate
-
-
-def spec_to_json(spec: JobSpec) -> dict[str, Any]:
-    handler = spec.handler
-    return {
-        "app": {
-            "cmd": list(spec.app.cmd) if spec.app.cmd is not None else None,
-            "env": spec.app.env,
-        },
-        "handler": {
-            "image_url": handler.image_url,
-            "image_name": handler.image_name,
-            "image_version": handler.image_version,
-            "entrypoint": handler.entrypoint,
-            "files_down": handler.files_down,
-            "files_up": (
-                {kind.value: path for kind, path in handler.files_up.items()}
-                if handler.files_up is not None
-                else None
-            ),
-        },
-        "meta": {
-            "job_id": spec.meta.job_id,
-            "date_created": spec.meta.date_created,
-            "extra": spec.meta.extra,
-        },
-    }
-
-
-def spec_from_json(data: Mapping[Any, Any], hardware: Hardware) -> JobSpec:
-    app, handler, meta = data["app"], data["handler"], data["meta"]
-    files_up = handler.get("files_up")
-    return JobSpec(
-        app=App(cmd=tuple(app["cmd"]) if app.get("cmd") is not None else None, env=app.get("env")),
-        handler=Handler(
-            image_url=handler["image_url"],
-            image_name=handler.get("image_name"),
-            image_version=handler.get("image_version"),
-            entrypoint=handler.get("entrypoint"),
-            files_down=handler.get("files_down"),
-            files_up=(
-                {FileKind(kind): path for kind, path in files_up.items()}
-                if files_up is not None
-                else None
-            ),
-        ),
-        meta=Meta(
-            job_id=meta["job_id"], date_created=meta["date_created"], extra=meta.get("extra") or {}
-        ),
-        hardware=hardware,
-    )
 
 
 def new_job_row(new: NewJob, now: Any) -> dict[str, Any]:
@@ -93,19 +37,16 @@ def new_job_row(new: NewJob, now: Any) -> dict[str, Any]:
         "runtime_details": None,
         "version": 0,
         "user_job_id": new.spec.meta.job_id,
-        "spec": spec_to_json(new.spec),
+        "spec": new.spec.document(),
         "paths_upload": {"output": paths.output, "log": paths.log, "artifact": paths.artifact},
     }
 
 
 def job_from_row(row: Mapping[Any, Any], tried_by: frozenset[str] = frozenset()) -> Job:
-    hardware = Hardware(
-        row["cpu_cores"], row["memory"], row["gpu_model"], row["gpu_archi"], row["gpu_mem"]
-    )
     paths = row["paths_upload"]
     return Job(
         id=row["id"],
-        spec=spec_from_json(row["spec"], hardware),
+        spec=JobSpec.from_document(row["spec"]),
         paths_upload=UploadPaths(paths["output"], paths["log"], paths["artifact"]),
         created_at=row["created_at"],
         environment=Environment(row["environment"]) if row["environment"] else None,

@@ -8,13 +8,8 @@ import msgspec
 
 from domain.errors import InvalidInput
 from domain.jobs import (
-    App,
     Environment,
-    FileKind,
-    Handler,
-    Hardware,
     JobSpec,
-    Meta,
     NewJob,
     UploadPaths,
 )
@@ -81,40 +76,15 @@ class TransferRequestOut(msgspec.Struct):
     data: dict[str, str]
 
 
-def _meta(raw: dict[str, Any]) -> Meta:
+def to_new_job(body: SubmittedJob) -> NewJob:
     try:
-        meta = msgspec.convert(raw, MetaSpecs)
+        msgspec.convert(body.job.meta, MetaSpecs)  # job_id and date_created are required
     except msgspec.ValidationError as exc:
         raise InvalidInput(f"job.meta: {exc}") from None
-    extra = {k: v for k, v in raw.items() if k not in ("job_id", "date_created")}
-    return Meta(job_id=meta.job_id, date_created=meta.date_created, extra=extra)
-
-
-def to_new_job(body: SubmittedJob) -> NewJob:
-    spec, hw, handler = body.job, body.job.hardware, body.job.handler
+    paths = body.paths_upload
     return NewJob(
-        spec=JobSpec(
-            app=App(
-                cmd=tuple(spec.app.cmd) if spec.app.cmd is not None else None, env=spec.app.env
-            ),
-            handler=Handler(
-                image_url=handler.image_url,
-                image_name=handler.image_name,
-                image_version=handler.image_version,
-                entrypoint=handler.entrypoint,
-                files_down=handler.files_down,
-                files_up=(
-                    {FileKind(k): v for k, v in handler.files_up.items()}
-                    if handler.files_up is not None
-                    else None
-                ),
-            ),
-            meta=_meta(spec.meta),
-            hardware=Hardware(hw.cpu_cores, hw.memory, hw.gpu_model, hw.gpu_archi, hw.gpu_mem),
-        ),
-        paths_upload=UploadPaths(
-            body.paths_upload.output, body.paths_upload.log, body.paths_upload.artifact
-        ),
+        spec=JobSpec.from_document(msgspec.to_builtins(body.job)),
+        paths_upload=UploadPaths(paths.output, paths.log, paths.artifact),
         environment=Environment(body.environment) if body.environment else None,
         group=body.group,
         priority=body.priority,
@@ -123,37 +93,7 @@ def to_new_job(body: SubmittedJob) -> NewJob:
 
 def job_specs(spec: JobSpec) -> dict[str, Any]:
     """The JobSpecs JSON a worker receives."""
-    handler, hw = spec.handler, spec.hardware
-    return {
-        "app": {
-            "cmd": list(spec.app.cmd) if spec.app.cmd is not None else None,
-            "env": spec.app.env,
-        },
-        "handler": {
-            "image_url": handler.image_url,
-            "image_name": handler.image_name,
-            "image_version": handler.image_version,
-            "entrypoint": handler.entrypoint,
-            "files_down": handler.files_down,
-            "files_up": (
-                {k.value: v for k, v in handler.files_up.items()}
-                if handler.files_up is not None
-                else None
-            ),
-        },
-        "meta": {
-            **spec.meta.extra,
-            "job_id": spec.meta.job_id,
-            "date_created": spec.meta.date_created,
-        },
-        "hardware": {
-            "cpu_cores": hw.cpu_cores,
-            "memory": hw.memory,
-            "gpu_model": hw.gpu_model,
-            "gpu_archi": hw.gpu_archi,
-            "gpu_mem": hw.gpu_mem,
-        },
-    }
+    return spec.document()
 
 
 def transfer_out(request: TransferRequest, base_url: str) -> TransferRequestOut:
