@@ -23,16 +23,6 @@ ESCAPES = ["../x", "a/../../x", "/etc", "a\\..\\b", "..", "a/\x00"]
 
 
 @pytest.fixture
-def store() -> InMemoryJobStore:
-    return InMemoryJobStore()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def files() -> InMemoryFileStore:
     blobs = {key: key.encode() for key in INPUTS.values()} | {"users/u2/secret": b"no"}
     return InMemoryFileStore(blobs)

@@ -18,16 +18,6 @@ from tests.unit.fake_sink import FakeSink
 W = worker("w1")
 
 
-@pytest.fixture
-def store() -> InMemoryJobStore:
-    return InMemoryJobStore()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 async def job_with_history(
     store: InMemoryJobStore, clock: FakeClock, user_job_id: int, *path: Status
 ) -> int:

@@ -20,16 +20,6 @@ from tests.unit.factories import new_job, worker
 CLOUD, LOCAL = Environment.CLOUD, Environment.LOCAL
 
 
-@pytest.fixture
-def store() -> InMemoryJobStore:
-    return InMemoryJobStore()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 def pull(store: InMemoryJobStore, clock: FakeClock, **policy: object) -> PullJobs:
     return PullJobs(store, clock, QueuePolicy(**policy))  # type: ignore[arg-type]
 

@@ -23,16 +23,6 @@ LEASE = 300
 POLICY = QueuePolicy(max_retries=2, lease_timeout=timedelta(seconds=LEASE))
 
 
-@pytest.fixture
-def store() -> InMemoryJobStore:
-    return InMemoryJobStore()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 async def statuses(store: InMemoryJobStore, job_id: int) -> list[tuple[Status | None, Status]]:
     return [(e.from_status, e.to_status) for e in await store.events(job_id)]
 
