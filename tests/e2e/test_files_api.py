@@ -113,3 +113,27 @@ async def test_download_confinement(
     assert missing.status_code == 404
     stranger = await client.get("/files/alice/in/frames.tif/download", headers=auth("gpu2"))
     assert stranger.status_code == 403
+
+
+async def test_an_upload_over_the_limit_is_413_and_leaves_nothing(
+    env: dict[str, str], internal: dict[str, str], tmp_path: Path
+) -> None:
+    from adapters.auth.local import LocalIssuer
+    from entrypoints.http.app import create_app
+    from entrypoints.settings import load_settings
+
+    settings = load_settings({**env, "MAX_UPLOAD_BYTES": "1000"})
+    async with AsyncTestClient(create_app(settings, run_scheduler=False)) as client:
+        token = LocalIssuer(settings.data_dir).mint("gpu1", ["workers"], 600)
+        worker = {"Authorization": f"Bearer {token}"}
+        job_id = await enqueue(client, internal, user_job_id=8)
+        await pull(client, worker)
+        response = await client.post(
+            f"/jobs/{job_id}/files/upload",
+            params={"type": "output"},
+            files={"file": ("big.bin", b"x" * 5000, "application/octet-stream")},
+            headers=worker,
+        )
+        assert response.status_code == 413
+        folder = settings.user_data_root_path / "alice/jobs/8/output"
+        assert not folder.exists() or list(folder.iterdir()) == []

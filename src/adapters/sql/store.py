@@ -141,7 +141,6 @@ class SqlJobStore:
                 await s.execute(_INSERT_EVENT, [event_row(event)])
                 if self._with_outbox and event.notify:
                     await s.execute(_INSERT_OUTBOX, [outbox_row(event, job.spec.meta.job_id)])
-        job.version += 1
 
     async def held_by(self, worker: str) -> list[Job]:
         return await self._jobs(
