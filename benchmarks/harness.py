@@ -95,7 +95,7 @@ class Server:
 
     backend: Backend
     server_workers: int = 1
-    pool_size: int = 10
+    pool_size: int | None = None  # None: the server's default for the database
     scheduler: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = 0
@@ -109,7 +109,7 @@ class Server:
             "JOBCLOUD_DATA_DIR": str(self.backend.data_dir),
             "QUEUE_DB_URL": self.backend.url,
             "INTERNAL_API_KEY_SECRET": self.api_key,
-            "JOBCLOUD_DB_POOL_SIZE": str(self.pool_size),
+            **({"JOBCLOUD_DB_POOL_SIZE": str(self.pool_size)} if self.pool_size else {}),
             "TIMEOUT_FAILURE": "3600",  # no lease may expire during a run
             **self.extra_env,
         }

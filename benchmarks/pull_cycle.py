@@ -1,7 +1,7 @@
 """Throughput of the worker cycle: pull -> running -> finished, C workers at once, until empty.
 
     uv run python -m benchmarks.pull_cycle [--db postgres|sqlite] [--jobs 10000]
-        [--concurrency 1,8,64] [--server-workers 1] [--client-processes 1] [--pool-size 10]
+        [--concurrency 1,8,64] [--server-workers 1] [--client-processes 1] [--pool-size N]
 
 For each C: a fresh database and server, N jobs enqueued over HTTP, C simulated workers (each
 its own username, token and keep-alive connection), then a check that every job was handed out
@@ -102,14 +102,16 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8,64")
     parser.add_argument("--server-workers", type=int, default=1)
     parser.add_argument("--client-processes", type=int, default=1)
-    parser.add_argument("--pool-size", type=int, default=10, help="JOBCLOUD_DB_POOL_SIZE")
+    parser.add_argument(
+        "--pool-size", type=int, default=None, help="JOBCLOUD_DB_POOL_SIZE (default: the server's)"
+    )
     parser.add_argument("--no-scheduler", action="store_true")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per C")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     print(
         f"pull cycle on {args.db}: {args.jobs} jobs, server workers {args.server_workers}, "
-        f"pool {args.pool_size}, client processes {args.client_processes}",
+        f"pool {args.pool_size or 'default'}, client processes {args.client_processes}",
         flush=True,
     )
     outcomes = [run_one(args, c) for c in levels]

@@ -1,53 +1,72 @@
 """Secrets: an AWS Secrets Manager ARN is fetched, a JSON `{"password": ...}` yields its
-password, anything else is the secret itself. Runs once, at start-up."""
+password, anything else is the secret itself. Runs once, at start-up (blocking is fine).
+
+The Secrets Manager client is a plain boto3 client: it honours the usual AWS variables,
+including AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL for a local endpoint.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-ARN_PREFIX = "arn:aws:secretsmanager:"
+ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:(?P<region>[a-z0-9-]*):")
+PROBLEMS = {
+    "ResourceNotFoundException": "no such secret",
+    "AccessDeniedException": "access denied",
+    "DecryptionFailure": "cannot decrypt it (KMS key access)",
+    "InvalidRequestException": "the secret cannot be read now (deleted or pending?)",
+}
 
 ClientFactory = Callable[[str], Any]
 
 
 def _secretsmanager(region: str) -> Any:
-    return boto3.client("secretsmanager", region_name=region)
+    config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard"})
+    return boto3.client("secretsmanager", region_name=region, config=config)
 
 
 def resolve_secret(
     value: str | None, *, client_factory: ClientFactory = _secretsmanager
 ) -> str | None:
+    """The secret behind `value`; ValueError naming the problem when it cannot be had."""
     if value is None:
         return None
-    if value.startswith(ARN_PREFIX):
-        value = _fetch(value, client_factory)
+    match = ARN.match(value)
+    if match is not None:
+        value = _fetch(value, match["region"], client_factory)
     return _password(value)
 
 
-def _fetch(arn: str, client_factory: ClientFactory) -> str:
-    parts = arn.split(":")
-    if len(parts) < 7 or not parts[3]:
-        raise ValueError(f"malformed Secrets Manager ARN {arn!r}")
+def _fetch(arn: str, region: str, client_factory: ClientFactory) -> str:
+    if not region or len(arn.split(":")) < 7:
+        raise ValueError(
+            f"malformed Secrets Manager ARN {arn!r} (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"
+        )
     try:
-        answer = client_factory(parts[3]).get_secret_value(SecretId=arn)
+        answer = client_factory(region).get_secret_value(SecretId=arn)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
-        raise ValueError(f"cannot read secret {arn}: {code}") from None
+        code = str(exc.response.get("Error", {}).get("Code", "error"))
+        problem = PROBLEMS.get(code, exc.response.get("Error", {}).get("Message", ""))
+        raise ValueError(f"cannot read secret {arn}: {code} ({problem})") from None
+    except NoCredentialsError:
+        raise ValueError(f"cannot read secret {arn}: no AWS credentials found") from None
     except BotoCoreError as exc:
         raise ValueError(f"cannot reach Secrets Manager for {arn}: {exc}") from None
     secret = answer.get("SecretString")
     if not isinstance(secret, str):
-        raise ValueError(f"secret {arn} has no string value")
+        raise ValueError(f"secret {arn} has no string value (binary secrets are not supported)")
     return secret
 
 
 def _password(value: str) -> str:
-    """A JSON object must hold a password; any other text is the secret itself."""
+    """A JSON object must hold a string password; any other text is the secret itself."""
     if not value.lstrip().startswith("{"):
         return value
     try:
@@ -56,5 +75,5 @@ def _password(value: str) -> str:
         return value
     password = document.get("password") if isinstance(document, dict) else None
     if not isinstance(password, str):
-        raise ValueError('a JSON secret must hold a string "password"')
+        raise ValueError('the secret is a JSON object without a string "password"')
     return password

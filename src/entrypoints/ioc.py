@@ -75,9 +75,7 @@ class SqlProvider(Provider):
 
     @provide
     async def engine(self, s: Settings) -> AsyncIterator[AsyncEngine]:
-        engine = create_engine(
-            async_url(s.queue_db_url, s.queue_db_secret), pool_size=s.db_pool_size
-        )
+        engine = create_engine(async_url(s.queue_db_url, s.queue_db_secret), pool_size=s.pool_size)
         yield engine
         await engine.dispose()
 

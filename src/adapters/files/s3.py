@@ -1,11 +1,11 @@
 """Job files in S3 (or any S3-compatible store): workers move bytes with pre-signed requests,
-the API never carries them. Blocking boto3 network calls run in a thread."""
+the API never carries them. Blocking boto3 calls run in a thread."""
 
 from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import boto3
@@ -18,15 +18,24 @@ from domain.transfers import TransferRequest
 
 SCHEME = "s3://"
 USE_URLS = "files live in S3: use GET /files/{id}/url and POST /jobs/{id}/files/url"
+MISSING = ("404", "NoSuchKey", "NotFound")
 
 
 def make_s3_client(region: str | None, endpoint_url: str | None) -> Any:
-    """A SigV4, path-style client (path style works with every S3-compatible store)."""
+    """A SigV4, path-style client (path style works with every S3-compatible store), with
+    bounded timeouts and retries so an outage is an error, not a hung request."""
     return boto3.client(
         "s3",
         region_name=region,
         endpoint_url=endpoint_url,
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            connect_timeout=5,
+            read_timeout=20,
+            retries={"mode": "standard", "max_attempts": 3},
+            max_pool_connections=32,
+        ),
     )
 
 
@@ -61,10 +70,12 @@ class S3FileStore:
         return "" if normal == "." else normal
 
     async def download_request(self, key: str) -> TransferRequest:
+        """HEAD first (a missing object is FileNotFound now, not a 404 at the worker)."""
         if not key:
             raise FileNotFound(key)
-        await self._call(self._client.head_object, Bucket=self._bucket, Key=key, missing=key)
-        url = await asyncio.to_thread(
+        await self._call(key, self._client.head_object, Bucket=self._bucket, Key=key)
+        url = await self._call(
+            key,
             self._client.generate_presigned_url,
             "get_object",
             Params={"Bucket": self._bucket, "Key": key},
@@ -75,8 +86,10 @@ class S3FileStore:
     async def upload_request(
         self, job_id: int, kind: FileKind, base_path: str, folder: str
     ) -> TransferRequest:
+        """A pre-signed POST whose policy confines the key to `folder/` and bounds the size."""
         prefix = folder.rstrip("/") + "/" if folder else ""
-        post = await asyncio.to_thread(
+        post = await self._call(
+            folder,
             self._client.generate_presigned_post,
             self._bucket,
             prefix + "${filename}",
@@ -94,13 +107,14 @@ class S3FileStore:
     def read(self, key: str) -> AsyncIterator[bytes]:
         raise UnsupportedOperation(USE_URLS)
 
-    async def _call(self, method: Any, *, missing: str, **kwargs: Any) -> Any:
+    async def _call(self, key: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a boto3 call in a thread; its errors become domain errors."""
         try:
-            return await asyncio.to_thread(method, **kwargs)
+            return await asyncio.to_thread(method, *args, **kwargs)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in ("404", "NoSuchKey", "NotFound"):
-                raise FileNotFound(missing) from None
-            raise Unavailable(f"S3 refused the request: {code or exc}") from exc
+            if code in MISSING:
+                raise FileNotFound(key) from None
+            raise Unavailable(f"S3 refused the request for {key!r}: {code or exc}") from None
         except BotoCoreError as exc:
-            raise Unavailable(f"S3 unreachable: {exc}") from exc
+            raise Unavailable(f"S3 cannot be used: {exc}") from None
