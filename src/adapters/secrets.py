@@ -47,7 +47,8 @@ def resolve_secret(
 def _fetch(arn: str, region: str, client_factory: ClientFactory) -> str:
     if not region or len(arn.split(":")) < 7:
         raise ValueError(
-            f"malformed Secrets Manager ARN {arn!r} (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"
+            f"malformed Secrets Manager ARN {arn!r}"
+            " (expected arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"
         )
     try:
         answer = client_factory(region).get_secret_value(SecretId=arn)
