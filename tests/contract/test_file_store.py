@@ -5,17 +5,26 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
+from botocore.config import Config
 
 from adapters.files.local import LocalFileStore
 from adapters.files.s3 import S3FileStore
-from domain.errors import FileNotFound, PathNotAllowed, TooLarge, UnsupportedOperation
+from domain.errors import (
+    FileNotFound,
+    PathNotAllowed,
+    TooLarge,
+    Unavailable,
+    UnsupportedOperation,
+)
 from domain.jobs import FileKind
 from domain.ports import FileStore
 
@@ -26,8 +35,9 @@ MAX_UPLOAD = 5 * 1024 * 1024
 class Files:
     """A store under test plus how to put a file into it directly (the user side's job)."""
 
-    def __init__(self, store: FileStore, kind: str, put: Any, root: str) -> None:
+    def __init__(self, store: FileStore, kind: str, put: Any, root: str, client: Any = None):
         self.store, self.kind, self.put, self.root = store, kind, put, root
+        self.client = client
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -48,7 +58,7 @@ def files(request: pytest.FixtureRequest, tmp_path: Path) -> Files:
         client.put_object(Bucket=name, Key=key, Body=data)
 
     store = S3FileStore(client, name, upload_ttl_seconds=TTL, max_upload_bytes=MAX_UPLOAD)
-    return Files(store, "s3", put_s3, f"s3://{name}")
+    return Files(store, "s3", put_s3, f"s3://{name}", client)
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
@@ -98,6 +108,13 @@ async def test_a_missing_file_is_not_found(files: Files) -> None:
         await files.store.download_request(files.store.locate("alice/in/none.tif"))
 
 
+async def test_folders_and_the_root_are_not_files(files: Files) -> None:
+    files.put("alice/in/a.tif", b"a")
+    for key in ("", "alice", "alice/in"):
+        with pytest.raises(FileNotFound):
+            await files.store.download_request(key)
+
+
 async def test_download_request_fetches_the_bytes(files: Files) -> None:
     data = os.urandom(200_000)
     files.put("alice/in/a.tif", data)
@@ -127,6 +144,8 @@ async def test_upload_lands_in_the_folder(files: Files) -> None:
                 request.url, data=request.data, files={"file": ("r.h5", b"abcd")}
             )
             assert sent.status_code in (200, 201, 204), sent.text
+        listed = files.client.list_objects_v2(Bucket=files.root[5:], Prefix="alice/")
+        assert [o["Key"] for o in listed["Contents"]] == [f"{folder}/fits/r.h5"]
         grant = await files.store.download_request(f"{folder}/fits/r.h5")
         async with httpx.AsyncClient() as http:
             got = (await http.get(grant.url)).content
@@ -148,6 +167,23 @@ async def test_s3_post_policy_confines_key_size_and_time(s3_store: S3FileStore) 
     assert request.data["key"] == "alice/jobs/7/log/${filename}"
     expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
     assert before + timedelta(seconds=TTL - 5) <= expires <= before + timedelta(seconds=TTL + 5)
+
+
+async def test_s3_outage_is_unavailable() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = Config(signature_version="s3v4", retries={"total_max_attempts": 1})
+    client = boto3.client(
+        "s3",
+        region_name="eu-central-1",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=config,
+    )
+    with pytest.raises(Unavailable, match="Could not connect"):
+        await S3FileStore(client, "jobcloud-none").download_request("alice/in/a.tif")
 
 
 async def test_s3_has_no_direct_transfer(s3_store: S3FileStore) -> None:
@@ -183,3 +219,48 @@ async def test_local_never_writes_through_a_link(tmp_path: Path) -> None:
     with pytest.raises(PathNotAllowed):
         await store.write("out/x.txt", chunks(b"evil"), 100)
     assert victim.read_text() == "keep"
+
+
+def test_local_canonical_keys_resolve_links_inside_the_root(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    (real / "bob").mkdir(parents=True)
+    (real / "alice/out").mkdir(parents=True)
+    os.symlink(real / "bob", real / "alice/out/link")
+    os.symlink(real, tmp_path / "data")  # the root is configured through a link
+    store = LocalFileStore(tmp_path / "data")
+    assert store.locate(f"{tmp_path}/data/alice/in/a.tif") == "alice/in/a.tif"
+    assert store.locate(f"{real}/alice/in/a.tif") == "alice/in/a.tif"
+    assert store.locate(f"/{tmp_path}/data/alice/in/a.tif") == "alice/in/a.tif"
+    # A link in a job's folder cannot smuggle a key into it: the key names where it leads.
+    assert store.locate("alice/out/link/x.h5") == "bob/x.h5"
+
+
+async def test_local_refuses_keys_through_links(tmp_path: Path) -> None:
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob/x.h5").write_bytes(b"bob's")
+    (tmp_path / "alice").mkdir()
+    os.symlink(tmp_path / "bob", tmp_path / "alice/link")
+    store = LocalFileStore(tmp_path)
+    with pytest.raises(PathNotAllowed):
+        await store.write("alice/link/x.h5", chunks(b"evil"), 100)
+    with pytest.raises(PathNotAllowed):
+        await anext(store.read("alice/link/x.h5"))
+    assert (tmp_path / "bob/x.h5").read_bytes() == b"bob's"
+
+
+async def test_local_read_of_a_missing_file_or_folder_is_not_found(tmp_path: Path) -> None:
+    (tmp_path / "alice").mkdir()
+    store = LocalFileStore(tmp_path)
+    for key in ("alice/none.tif", "alice", ""):
+        with pytest.raises(FileNotFound):
+            await anext(store.read(key))
+
+
+async def test_local_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        await LocalFileStore(tmp_path).write("out/r.h5", chunks(b"x"), 10)
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "out/r.h5").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["r.h5"]

@@ -59,3 +59,16 @@ async def test_the_cache_is_bounded(tmp_path: Path) -> None:
     for n in range(10):
         await verifier.verify(issuer.mint(f"w{n}", ["workers"], 300))
     assert len(verifier._cache) == 3
+
+
+async def test_garbage_is_refused_without_fetching_any_keys() -> None:
+    import httpx
+
+    from adapters.auth.verifier import JwksTokenVerifier
+
+    async with httpx.AsyncClient() as http:
+        # Nothing listens there: a fetch would be Unavailable, a refusal is NotAuthenticated.
+        verifier = JwksTokenVerifier(http, jwks_url="http://127.0.0.1:9/jwks", issuer="i")
+        for garbage in ("x.y.z", "not-a-jwt", "a.b"):
+            with pytest.raises(NotAuthenticated):
+                await verifier.verify(garbage)

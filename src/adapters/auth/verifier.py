@@ -16,6 +16,7 @@ from joserfc.errors import (
     UnsupportedAlgorithmError,
 )
 from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
 
 from adapters.auth.claims import COGNITO_GROUPS, COGNITO_USERNAME, ClaimRules, principal_from
 from adapters.auth.keys import KeySource, RemoteJwks
@@ -56,6 +57,7 @@ class KeySetVerifier:
     async def verify(self, token: str) -> Principal:
         if not token:
             raise NotAuthenticated("missing token")
+        _check_shape(token)  # garbage never costs a JWKS fetch
         now = self._wallclock()
         known = await self.keys.current()
         hit = self._cache.get(token)
@@ -159,6 +161,13 @@ def cognito_verifier(
         token_use=COGNITO_TOKEN_USES,
         min_refetch_interval=min_refetch_interval,
     )
+
+
+def _check_shape(token: str) -> None:
+    try:
+        extract_compact(token.encode())
+    except (JoseError, ValueError, TypeError, UnicodeError) as exc:
+        raise NotAuthenticated("malformed token") from exc
 
 
 def _decode(token: str, keys: KeySet) -> dict[str, object]:
