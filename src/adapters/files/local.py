@@ -1,58 +1,75 @@
-"""Job files on local disk under one root (USER_DATA_ROOT_PATH)."""
+"""Job files on local disk under one root (USER_DATA_ROOT_PATH).
+
+Keys are real paths relative to the real root: `locate` resolves links, so a key never goes
+through a link and the use case's folder checks (plain prefix tests) cannot be fooled by one.
+Every filesystem call of the async methods runs in a thread.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import posixpath
-import tempfile
+import secrets
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 
-from domain.errors import FileNotFound, PathNotAllowed, TooLarge
+from domain.errors import FileNotFound, PathNotAllowed, TooLarge, Unavailable
 from domain.jobs import FileKind
 from domain.transfers import TransferRequest
 
 CHUNK = 1024 * 1024
+_NOT_FOUND = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
 
 class LocalFileStore:
     def __init__(self, root: Path) -> None:
-        self._given = os.path.normpath(os.path.abspath(root))
+        self._given = os.path.abspath(root)
         self._root = os.path.realpath(root)
 
     def locate(self, path: str) -> str:
         """Normalise first, then confine: `..`, other roots and links out are refused."""
         if "\x00" in path:
             raise PathNotAllowed(path, "contains a NUL byte")
-        relative = self._relative(path)
-        real = os.path.realpath(os.path.join(self._root, relative))
-        if real != self._root and not real.startswith(self._root + os.sep):
+        real = os.path.realpath(os.path.join(self._root, self._relative(path)))
+        if real == self._root:
+            return ""
+        if not real.startswith(self._root.rstrip(os.sep) + os.sep):
             raise PathNotAllowed(path, "leads out of the data root through a link")
-        return "" if relative == "." else relative.replace(os.sep, "/")
+        return os.path.relpath(real, self._root).replace(os.sep, "/")
 
     def _relative(self, path: str) -> str:
+        """`path` relative to the root, lexically normalised; refused when it leaves it."""
         if os.path.isabs(path):
-            normal = os.path.normpath(path)
+            normal = os.sep + os.path.normpath(path).lstrip(os.sep)
             for root in (self._given, self._root):
                 if normal == root or normal.startswith(root.rstrip(os.sep) + os.sep):
                     return os.path.relpath(normal, root)
             raise PathNotAllowed(path, "is outside the data root")
-        normal = posixpath.normpath(path.replace(os.sep, "/"))
+        normal = posixpath.normpath(path)
         if normal == ".." or normal.startswith("../"):
             raise PathNotAllowed(path, "leaves the data root")
         return normal
 
     def _path(self, key: str) -> str:
+        """The file of a canonical key; PathNotAllowed for anything else (defence in depth:
+        the file system may have changed since `locate`)."""
+        if self.locate(key) != key:
+            raise PathNotAllowed(key, "is not a canonical key (it goes through a link)")
         return os.path.join(self._root, key)
 
     async def download_request(self, key: str) -> TransferRequest:
-        if not key or not await asyncio.to_thread(os.path.isfile, self._path(key)):
-            raise FileNotFound(key)
+        await asyncio.to_thread(self._existing_file, key)
         return TransferRequest("get", f"/files/{quote(key)}/download")
+
+    def _existing_file(self, key: str) -> None:
+        if not key or not os.path.isfile(self._path(key)):
+            raise FileNotFound(key)
 
     async def upload_request(
         self, job_id: int, kind: FileKind, base_path: str, folder: str
@@ -61,45 +78,97 @@ class LocalFileStore:
         return TransferRequest("post", f"/jobs/{job_id}/files/upload?{query}")
 
     async def write(self, key: str, chunks: AsyncIterator[bytes], max_bytes: int) -> int:
-        target = self._path(key)
-        if not key or not await asyncio.to_thread(_writable, target):
-            raise PathNotAllowed(key, "is not a writable file path")
-        folder = os.path.dirname(target)
-        await asyncio.to_thread(os.makedirs, folder, exist_ok=True)
-        fd, temporary = await asyncio.to_thread(tempfile.mkstemp, dir=folder, prefix=".upload-")
+        """Stream into a temporary file next to the target, then rename it into place."""
+        target = await asyncio.to_thread(self._writable, key)
+        handle, temporary = await asyncio.to_thread(_temporary, key, os.path.dirname(target))
         try:
-            with os.fdopen(fd, "wb") as handle:
-                size = await _copy(chunks, handle, max_bytes, key)
-            await asyncio.to_thread(os.replace, temporary, target)
-            return size
+            size = await _copy(chunks, handle, max_bytes, key)
+            await asyncio.to_thread(handle.close)
+            await asyncio.to_thread(_rename, key, temporary, target)
         except BaseException:
+            handle.close()
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
+        return size
+
+    def _writable(self, key: str) -> str:
+        """The target path, its folder made; never a link (not written through) or a folder."""
+        target = self._path(key) if key else ""
+        if not key or os.path.islink(target) or os.path.isdir(target):
+            raise PathNotAllowed(key, "is not a writable file path")
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise PathNotAllowed(key, "has a file where a folder should be") from None
+        except OSError as exc:
+            raise Unavailable(f"cannot create the folder of {key!r}: {exc.strerror}") from None
+        return target
 
     async def read(self, key: str) -> AsyncIterator[bytes]:
-        path = self._path(key)
-        try:
-            handle = await asyncio.to_thread(open, path, "rb")
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise FileNotFound(key) from None
+        handle = await asyncio.to_thread(self._open, key)
         try:
             while chunk := await asyncio.to_thread(handle.read, CHUNK):
                 yield chunk
         finally:
             handle.close()
 
+    def _open(self, key: str) -> BinaryIO:
+        """The regular file of `key`, opened without following a final link."""
+        if not key:
+            raise FileNotFound(key)
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(self._path(key), flags)
+        except _NOT_FOUND:
+            raise FileNotFound(key) from None
+        except OSError as exc:
+            raise PathNotAllowed(key, f"cannot be read ({exc.strerror})") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise FileNotFound(key)
+        return os.fdopen(fd, "rb")
+
+
+def _temporary(key: str, folder: str) -> tuple[BinaryIO, str]:
+    """A new file (mode per umask, like any other) that no link can redirect."""
+    path = os.path.join(folder, f".upload-{secrets.token_hex(8)}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        raise Unavailable(f"cannot store {key!r}: {exc.strerror}") from None
+    return os.fdopen(fd, "wb"), path
+
+
+def _rename(key: str, temporary: str, target: str) -> None:
+    try:
+        os.replace(temporary, target)
+    except OSError as exc:
+        if exc.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
+            raise PathNotAllowed(key, "is a folder") from None
+        raise Unavailable(f"cannot store {key!r}: {exc.strerror}") from None
+
 
 async def _copy(chunks: AsyncIterator[bytes], handle: BinaryIO, max_bytes: int, key: str) -> int:
+    """Copy, gathering small chunks into CHUNK-sized writes (fewer thread hops)."""
     size = 0
+    pending = bytearray()
     async for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
             raise TooLarge(f"{key}: larger than {max_bytes} bytes")
-        await asyncio.to_thread(handle.write, chunk)
+        pending += chunk
+        if len(pending) >= CHUNK:
+            await _write(handle, bytes(pending), key)
+            pending = bytearray()
+    if pending:
+        await _write(handle, bytes(pending), key)
     return size
 
 
-def _writable(target: str) -> bool:
-    """Not a link (never written through) and not a folder."""
-    return not os.path.islink(target) and not os.path.isdir(target)
+async def _write(handle: BinaryIO, data: bytes, key: str) -> None:
+    try:
+        await asyncio.to_thread(handle.write, data)
+    except OSError as exc:
+        raise Unavailable(f"cannot store {key!r}: {exc.strerror}") from None
