@@ -186,3 +186,20 @@ async def test_a_bad_input_of_one_held_job_does_not_block_another_job_s_inputs(
     await claimed(store, clock, W1, inputs=INPUTS, folder=FOLDER)
     request = await DownloadRequest(store, files)(W1, "users/u1/calib.mat")
     assert request.url == "/files/users/u1/calib.mat/download"
+
+
+async def test_a_job_whose_upload_folder_is_the_root_gets_no_upload_grant(
+    store: InMemoryJobStore, files: InMemoryFileStore, clock: FakeClock
+) -> None:
+    from dataclasses import replace
+
+    from domain.jobs import UploadPaths
+    from domain.matching import WorkerOffer
+    from tests.unit.factories import new_job
+
+    added = await store.add(replace(new_job(), paths_upload=UploadPaths("", "", "")), clock.now())
+    await store.claim(
+        WorkerOffer(W1.username, W1.environment), 1, clock.now(), retry_different=False
+    )
+    with pytest.raises(PathNotAllowed):
+        await UploadRequest(store, files)(W1, added.id, FileKind.OUTPUT, "")

@@ -57,6 +57,8 @@ class _FileUseCase:
     ) -> tuple[Job, str]:
         job = await self._held_job(principal, job_id)
         folder = self._files.locate(job.paths_upload.folder(kind))
+        if not folder:  # the whole root (or bucket) is never a job's folder
+            raise PathNotAllowed(job.paths_upload.folder(kind), f"is not a {kind} folder")
         relative = safe_relative(base_path, "base_path")
         target = self._files.locate(posixpath.join(folder, relative)) if relative else folder
         if not inside(target, folder):
