@@ -95,6 +95,7 @@ class FilesProvider(Provider):
                 make_s3_client(s.s3_region, s.s3_endpoint_url),
                 s.s3_bucket,
                 upload_ttl_seconds=s.upload_url_ttl,
+                download_ttl_seconds=s.upload_url_ttl,
                 max_upload_bytes=s.max_upload_bytes,
             )
         return LocalFileStore(s.user_data_root_path)
