@@ -6,8 +6,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from adapters.sql.leader import Leadership
+from adapters.sql.leader import LOCK_KEY, Leadership
 from adapters.sql.migrate import schema_drift, upgrade
 from adapters.sql.url import async_url
 from tests.contract.sql_support import sql_engine
@@ -43,6 +44,32 @@ async def test_one_scheduler_leads_at_a_time(backend: str, tmp_path: Path) -> No
         await first.release()
         assert await second.try_acquire()
         await second.release()
+
+
+@pytest.mark.postgres
+async def test_the_leader_holds_no_transaction_open(tmp_path: Path) -> None:
+    """An idle transaction would hold back PostgreSQL's xmin horizon: dead queue rows could
+    not be pruned, and every claim would wade through them (claims slowed tenfold)."""
+    async with sql_engine("postgres", tmp_path) as engine:
+        leader = Leadership(engine)
+        assert await leader.try_acquire()
+        assert await leader.try_acquire()  # the re-check runs a statement too
+        async with engine.connect() as connection:
+            states = (
+                (
+                    await connection.execute(
+                        text(
+                            "SELECT a.state FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                            " WHERE l.locktype = 'advisory' AND l.objid = :low"
+                        ),
+                        {"low": LOCK_KEY & 0xFFFFFFFF},
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        await leader.release()
+    assert states == ["idle"]
 
 
 @pytest.mark.parametrize(

@@ -27,10 +27,13 @@ class Leadership:
                 await self._connection.execute(text("SELECT 1"))
                 return True
             connection = await self._engine.connect()
+            # Autocommit: the lock lives in the session, and no transaction may stay open on
+            # this long-lived connection (an idle transaction holds back the xmin horizon: no
+            # dead row of the queue could be pruned, and every claim would wade through them).
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
             got = await connection.scalar(
                 text("SELECT pg_try_advisory_lock(:key)"), {"key": _LOCK_KEY_SQL}
             )
-            await connection.commit()
             if got:
                 self._connection = connection
                 return True
@@ -47,6 +50,5 @@ class Leadership:
                 await connection.execute(
                     text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY_SQL}
                 )
-                await connection.commit()
             with contextlib.suppress(Exception):
                 await connection.close()
