@@ -195,6 +195,34 @@ class JobEvent:
     notify: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A worker's status report as data, so that a store can apply it in one step.
+
+    It applies to a job that `worker` holds in one of `accepted_from`; its effect is then the
+    one `Job.report` has (the unit tests hold the two equal): the status becomes `status`, the
+    lease restarts at `at`, `details` (when given) replace the runtime details, and `event`
+    is recorded.
+    """
+
+    job_id: int
+    worker: str
+    status: Status
+    at: datetime
+    details: str | None = None
+
+    @property
+    def accepted_from(self) -> frozenset[Status]:
+        """The same status (a keep-alive), or one a worker may move forward from."""
+        return _ACCEPTED_FROM[self.status]
+
+    def event(self, from_status: Status) -> JobEvent | None:
+        """The event of applying this report to a job in `from_status`; None for a keep-alive."""
+        if from_status is self.status:
+            return None
+        return JobEvent(self.job_id, self.at, from_status, self.status, self.worker, self.details)
+
+
 @dataclass(slots=True)
 class Job:
     id: int
@@ -296,6 +324,13 @@ class Job:
         return replace(self)
 
 
+def _accepts(current: Status, reported: Status) -> bool:
+    """Whether a job in `current`, held by the reporting worker, accepts `reported`."""
+    if current in (Status.QUEUED, Status.CANCELED):
+        return False
+    return current is reported or (not current.terminal and _is_forward(current, reported))
+
+
 def _is_forward(current: Status, new: Status) -> bool:
     if not current.active:
         return False
@@ -304,3 +339,9 @@ def _is_forward(current: Status, new: Status) -> bool:
     if new not in _FORWARD:
         return False
     return _FORWARD.index(new) > _FORWARD.index(current)
+
+
+_ACCEPTED_FROM = {
+    reported: frozenset(current for current in Status if _accepts(current, reported))
+    for reported in Status
+}

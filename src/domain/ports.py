@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from domain.jobs import FileKind, Job, JobEvent, NewJob
+from domain.jobs import FileKind, Job, JobEvent, NewJob, Report
 from domain.matching import WorkerOffer
 from domain.transfers import StatusUpdate, TransferRequest
 from domain.workers import Principal
@@ -43,6 +43,12 @@ class JobStore(Protocol):
 
     async def save(self, job: Job, event: JobEvent | None) -> None:
         """Write the job if nobody changed it since it was read (else ConcurrentUpdate)."""
+        ...
+
+    async def apply_report(self, report: Report) -> bool:
+        """Apply the report in one step if `report.worker` holds the job in one of
+        `report.accepted_from` (recording `report.event(...)` like `save` does) and say True;
+        otherwise change nothing and say False: the caller reads the job to find out why."""
         ...
 
     async def held_by(self, worker: str) -> list[Job]:

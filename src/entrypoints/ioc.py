@@ -18,8 +18,9 @@ from adapters.clock import SystemClock
 from adapters.files.local import LocalFileStore
 from adapters.files.s3 import S3FileStore, make_s3_client
 from adapters.sql.engine import create_engine
+from adapters.sql.postgres import PostgresJobStore, create_pool
 from adapters.sql.store import SqlJobStore
-from adapters.sql.url import async_url
+from adapters.sql.url import async_url, libpq_url
 from adapters.userapi.client import UserApiStatusSink
 from domain.policy import QueuePolicy
 from domain.ports import Clock, FileStore, JobStore, StatusSink, TokenVerifier
@@ -80,8 +81,16 @@ class SqlProvider(Provider):
         await engine.dispose()
 
     @provide
-    def store(self, engine: AsyncEngine, s: Settings) -> JobStore:
-        return SqlJobStore(engine, outbox=s.userfacing_api_url is not None)
+    async def store(self, engine: AsyncEngine, s: Settings) -> AsyncIterator[JobStore]:
+        with_outbox = s.userfacing_api_url is not None
+        if engine.dialect.name != "postgresql":
+            yield SqlJobStore(engine, outbox=with_outbox)
+            return
+        pool = await create_pool(libpq_url(engine.url), size=s.pool_size)
+        try:
+            yield PostgresJobStore(engine, pool, outbox=with_outbox)
+        finally:
+            await pool.close()
 
 
 class FilesProvider(Provider):

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
+from adapters.sql.postgres import PostgresJobStore, create_pool
 from adapters.sql.store import SqlJobStore
-from adapters.sql.url import async_url
+from adapters.sql.url import async_url, libpq_url
 from tests.fakes.store import InMemoryJobStore
 
 POSTGRES_URL = os.environ.get(
@@ -60,11 +61,28 @@ async def sql_engine(
         finally:
             await engine.dispose()
         return
+    async with pg_schema() as schema, pg_engine(schema, pool_size) as engine:
+        yield engine
+
+
+@asynccontextmanager
+async def pg_schema() -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema, dropped afterwards."""
     await require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(async_url(POSTGRES_URL), pool_size=1)
     async with admin.begin() as connection:
         await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield schema
+    finally:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def pg_engine(schema: str, pool_size: int = 10) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(
         async_url(POSTGRES_URL), pool_size=pool_size, server_settings={"search_path": schema}
     )
@@ -73,9 +91,6 @@ async def sql_engine(
         yield engine
     finally:
         await engine.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 StoreFactory = Callable[..., Any]
@@ -88,5 +103,16 @@ async def store_for(
     if backend == "memory":
         yield InMemoryJobStore(outbox=outbox)
         return
-    async with sql_engine(backend, tmp_path) as engine:
-        yield SqlJobStore(engine, outbox=outbox)
+    if backend == "sqlite":
+        async with sql_engine(backend, tmp_path) as engine:
+            yield SqlJobStore(engine, outbox=outbox)
+        return
+    # PostgreSQL: the store the server uses there, its hot path on its own asyncpg pool.
+    async with pg_schema() as schema, pg_engine(schema) as engine:
+        pool = await create_pool(
+            libpq_url(engine.url), size=10, server_settings={"search_path": schema}
+        )
+        try:
+            yield PostgresJobStore(engine, pool, outbox=outbox)
+        finally:
+            await pool.close()

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from domain.errors import ConcurrentUpdate, JobNotFound
-from domain.jobs import Job, JobEvent, NewJob
+from domain.jobs import Job, JobEvent, NewJob, Report
 from domain.matching import WorkerOffer, claim_order, matches
 from domain.transfers import StatusUpdate
 
@@ -75,6 +75,16 @@ class InMemoryJobStore:
             raise ConcurrentUpdate(f"job {job.id} changed meanwhile")
         self._jobs[job.id] = replace(job, version=job.version + 1)
         self._record(job, event)
+
+    async def apply_report(self, report: Report) -> bool:
+        job = self._jobs.get(report.job_id)
+        if job is None or job.worker != report.worker or job.status not in report.accepted_from:
+            return False
+        from_status = job.status
+        job.report(report.worker, report.status, report.at, report.details)
+        job.version += 1
+        self._record(job, report.event(from_status))
+        return True
 
     async def held_by(self, worker: str) -> list[Job]:
         return [

@@ -6,14 +6,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from domain.errors import ConcurrentUpdate
-from domain.jobs import Job, JobEvent
+from domain.jobs import Job, JobEvent, Report
 from tests.fakes.store import InMemoryJobStore
 
 
 class RacingStore:
     """Delegates to the in-memory store; the first `races` saves are preceded by `meanwhile`
     (another writer, which makes the save fail with a genuine ConcurrentUpdate), or, without
-    `meanwhile`, simply raise ConcurrentUpdate."""
+    `meanwhile`, simply raise ConcurrentUpdate. One-step reports are always declined."""
 
     def __init__(
         self,
@@ -25,6 +25,10 @@ class RacingStore:
         self.races = races
         self.meanwhile = meanwhile
         self.saves = 0
+
+    async def apply_report(self, report: Report) -> bool:
+        """Declined, so that reports take the read-and-save path the races are about."""
+        return False
 
     async def save(self, job: Job, event: JobEvent | None) -> None:
         self.saves += 1

@@ -13,20 +13,37 @@ from datetime import datetime
 from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Integer, Table, and_, bindparam, exists, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.sql.tables import job_attempts, jobs
+from adapters.sql.tables import QUEUED_SQL, job_attempts, jobs
 from domain.jobs import Status
 from domain.matching import WorkerOffer
 
 _TIME = DateTimeUTC(timezone=True)
 
 
-def _matching(*, retry_different: bool, by_group: bool) -> list[Any]:
+def matching(*, retry_different: bool, by_group: bool, groups_array: bool = False) -> list[Any]:
+    """The WHERE clause of a claim. `groups_array`: `p_groups` is one array parameter
+    (`= ANY(...)`, for statements prepared once) rather than an expanding IN list."""
     c = jobs.c
     conditions = [
-        c.status == Status.QUEUED.value,
+        # Literal SQL, not a parameter: only then can a statement prepared once (and SQLite's
+        # planner) prove that the partial claim-order index over queued jobs applies.
+        text(QUEUED_SQL),
         or_(c.cpu_cores.is_(None), c.cpu_cores <= bindparam("p_cpu_cores")),
         or_(c.memory.is_(None), c.memory <= bindparam("p_memory")),
         or_(c.gpu_mem.is_(None), c.gpu_mem <= bindparam("p_gpu_mem")),
@@ -42,7 +59,9 @@ def _matching(*, retry_different: bool, by_group: bool) -> list[Any]:
             job_attempts.c.job_id == c.id, job_attempts.c.worker == bindparam("p_worker")
         )
         conditions.append(~tried)
-    if by_group:
+    if by_group and groups_array:
+        conditions.append(c.job_group == any_(bindparam("p_groups", type_=ARRAY(String))))
+    elif by_group:
         conditions.append(c.job_group.in_(bindparam("p_groups", expanding=True)))
     return conditions
 
@@ -52,27 +71,37 @@ def claim_statement(dialect: str, *, retry_different: bool, by_group: bool) -> A
     """UPDATE ... RETURNING the claimed rows (in no particular order); built once per shape,
     so SQLAlchemy neither rebuilds nor re-keys it on the hot path. Parameters: `claim_params`."""
     c = jobs.c
-    picked = (
+    # SQLite renders no FOR UPDATE: it has no row locks, and serialises writers instead.
+    ids = picked(retry_different=retry_different, by_group=by_group)
+    return update(jobs).where(c.id.in_(ids.scalar_subquery())).values(**claimed()).returning(jobs)
+
+
+def picked(*, retry_different: bool, by_group: bool, groups_array: bool = False) -> Any:
+    """The ids of up to `p_limit` matching queued jobs, in claim order, that no concurrent
+    claimer holds (PostgreSQL's SKIP LOCKED)."""
+    c = jobs.c
+    return (
         select(c.id)
-        .where(*_matching(retry_different=retry_different, by_group=by_group))
+        .where(
+            *matching(retry_different=retry_different, by_group=by_group, groups_array=groups_array)
+        )
         .order_by(c.priority.desc(), c.created_at, c.id)
         .limit(bindparam("p_limit", type_=Integer))
+        .with_for_update(skip_locked=True)
     )
-    if dialect == "postgresql":
-        picked = picked.with_for_update(skip_locked=True)
-    return (
-        update(jobs)
-        .where(c.id.in_(picked.scalar_subquery()))
-        .values(
-            status=Status.PULLED.value,
-            worker=bindparam("p_worker"),
-            last_seen=bindparam("p_now", type_=_TIME),
-            updated_at=bindparam("p_now", type_=_TIME),
-            attempts=c.attempts + 1,
-            version=c.version + 1,
-        )
-        .returning(jobs)
-    )
+
+
+def claimed() -> dict[str, Any]:
+    """The values a claim writes: `Job.claim` as columns."""
+    c = jobs.c
+    return {
+        "status": Status.PULLED.value,
+        "worker": bindparam("p_worker", type_=String),
+        "last_seen": bindparam("p_now", type_=_TIME),
+        "updated_at": bindparam("p_now", type_=_TIME),
+        "attempts": c.attempts + 1,
+        "version": c.version + 1,
+    }
 
 
 def claim_params(

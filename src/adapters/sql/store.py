@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, text, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,12 +26,11 @@ from adapters.sql.codec import (
 )
 from adapters.sql.tables import ACTIVE_SQL, job_attempts, job_events, jobs, outbox
 from domain.errors import ConcurrentUpdate, JobNotFound, Unavailable
-from domain.jobs import ACTIVE, Job, JobEvent, NewJob, Status
+from domain.jobs import Job, JobEvent, NewJob, Report, Status
 from domain.matching import WorkerOffer
 from domain.transfers import StatusUpdate
 
 T = TypeVar("T")
-_ACTIVE = [status.value for status in ACTIVE]
 _CLAIM_ATTEMPTS = 5
 
 
@@ -67,7 +66,7 @@ class SqlJobStore:
             row = result.mappings().one_or_none()
         if row is None:
             raise JobNotFound(job_id)
-        return job_from_row(row, _tried(row["tried_by"]))
+        return job_from_row(row, tried(row["tried_by"]))
 
     async def claim(
         self, offer: WorkerOffer, limit: int, now: datetime, *, retry_different: bool
@@ -96,10 +95,10 @@ class SqlJobStore:
                 )
                 params = claim_params(offer, wanted, now, groups)
                 rows = (await s.execute(statement, params)).mappings().all()
-                claimed.extend(job_from_row(row) for row in _in_claim_order(rows))
+                claimed.extend(job_from_row(row) for row in in_claim_order(rows))
             if claimed:
                 await self._record_claims(s, claimed, offer.worker, now)
-        return [_with_tried(job, offer.worker) for job in claimed]
+        return [with_tried(job, offer.worker) for job in claimed]
 
     async def _record_claims(
         self, s: AsyncConnection, claimed: Sequence[Job], worker: str, now: datetime
@@ -137,22 +136,49 @@ class SqlJobStore:
                 if exists:
                     raise ConcurrentUpdate(f"job {job.id} changed meanwhile")
                 raise JobNotFound(job.id)
-            if event is not None:
-                await s.execute(_INSERT_EVENT, [event_row(event)])
-                if self._with_outbox and event.notify:
-                    await s.execute(_INSERT_OUTBOX, [outbox_row(event, job.spec.meta.job_id)])
+            await self._record(s, event, job.spec.meta.job_id)
+
+    async def apply_report(self, report: Report) -> bool:
+        async with self._tx() as s:
+            current = (
+                await s.execute(_HELD, {"p_id": report.job_id, "p_worker": report.worker})
+            ).one_or_none()
+            if current is None or Status(current.status) not in report.accepted_from:
+                return False
+            event = report.event(Status(current.status))
+            values = {
+                "p_id": report.job_id,
+                "p_version": current.version,
+                "p_status": report.status.value,
+                "p_worker": report.worker,
+                "p_last_seen": report.at,
+                "p_attempts": current.attempts,
+                "p_runtime_details": (
+                    current.runtime_details if report.details is None else report.details
+                ),
+                "p_updated_at": report.at if event else current.updated_at,
+            }
+            if (await s.execute(_SAVE, values)).rowcount != 1:
+                return False  # changed since the read: the caller takes the slow path
+            await self._record(s, event, current.user_job_id)
+        return True
+
+    async def _record(self, s: AsyncConnection, event: JobEvent | None, user_job_id: int) -> None:
+        if event is None:
+            return
+        await s.execute(_INSERT_EVENT, [event_row(event)])
+        if self._with_outbox and event.notify:
+            await s.execute(_INSERT_OUTBOX, [outbox_row(event, user_job_id)])
 
     async def held_by(self, worker: str) -> list[Job]:
         return await self._jobs(
-            select(jobs)
-            .where(jobs.c.worker == worker, jobs.c.status.in_(_ACTIVE))
-            .order_by(jobs.c.id)
+            select(jobs).where(jobs.c.worker == worker, text(ACTIVE_SQL)).order_by(jobs.c.id)
         )
 
     async def expired(self, now: datetime, lease: timedelta, limit: int) -> list[Job]:
         return await self._jobs(
             select(jobs)
-            .where(jobs.c.status.in_(_ACTIVE), jobs.c.last_seen < now - lease)
+            .where(text(ACTIVE_SQL), jobs.c.last_seen < now - lease)
             .order_by(jobs.c.id)
             .limit(limit)
         )
@@ -213,6 +239,14 @@ class SqlJobStore:
 # Statements of the hot path, built once: SQLAlchemy neither rebuilds nor re-keys them.
 _INSERT_EVENT = insert(job_events)
 _INSERT_OUTBOX = insert(outbox)
+_HELD = select(
+    jobs.c.status,
+    jobs.c.version,
+    jobs.c.attempts,
+    jobs.c.runtime_details,
+    jobs.c.updated_at,
+    jobs.c.user_job_id,
+).where(jobs.c.id == bindparam("p_id"), jobs.c.worker == bindparam("p_worker"))
 _SAVE = (
     update(jobs)
     .where(jobs.c.id == bindparam("p_id"), jobs.c.version == bindparam("p_version"))
@@ -243,19 +277,19 @@ def _json_agg(dialect: str, column: Any) -> Any:
     return func.json_agg(column) if dialect == "postgresql" else func.json_group_array(column)
 
 
-def _tried(value: Any) -> frozenset[str]:
+def tried(value: Any) -> frozenset[str]:
     if value is None:
         return frozenset()
     workers = json.loads(value) if isinstance(value, str) else value
     return frozenset(w for w in workers if w is not None)
 
 
-def _with_tried(job: Job, worker: str) -> Job:
+def with_tried(job: Job, worker: str) -> Job:
     job.tried_by = job.tried_by | {worker}
     return job
 
 
-def _in_claim_order(rows: Sequence[Any]) -> list[Any]:
+def in_claim_order(rows: Sequence[Any]) -> list[Any]:
     """RETURNING has no order: put the claimed rows back in claim order."""
     return sorted(rows, key=lambda r: (-r["priority"], r["created_at"], r["id"]))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from sqlalchemy.engine import URL
+
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "sqlite+aiosqlite": "sqlite+aiosqlite",
@@ -26,6 +28,11 @@ def async_url(url: str, secret: str | None = None) -> str:
             raise ValueError("the database URL has a {} placeholder but no secret was given")
         rest = rest.replace("{}", quote(secret, safe=""))
     return f"{_DRIVERS[scheme.lower()]}://{rest}"
+
+
+def libpq_url(url: URL) -> str:
+    """The plain `postgresql://` form of an engine's URL, for asyncpg itself."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def is_sqlite(url: str) -> bool:

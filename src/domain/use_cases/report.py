@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from domain.errors import ConcurrentUpdate, NotAssigned
-from domain.jobs import Status
+from domain.jobs import Report, Status
 from domain.ports import Clock, JobStore
 from domain.workers import Principal
 
@@ -19,9 +19,14 @@ class ReportStatus:
         self, principal: Principal, job_id: int, status: Status, details: str | None
     ) -> None:
         worker = principal.require_worker()
+        report = Report(job_id, worker, status, self._clock.now(), details)
+        if await self._store.apply_report(report):
+            return  # the common case: one round trip to the store
+        # Refused: read the job, and the domain says why (404, 409). Unless the job changed
+        # between the two steps and the report is fine after all: then save it as usual.
         for attempt in range(_ATTEMPTS):
             job = await self._store.get(job_id)
-            event = job.report(worker, status, self._clock.now(), details)
+            event = job.report(worker, status, report.at, details)
             try:
                 await self._store.save(job, event)
             except ConcurrentUpdate:

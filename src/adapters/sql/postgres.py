@@ -1,0 +1,316 @@
+"""The PostgreSQL hot path: submit, claim, report and read, each ONE prepared statement.
+
+SQLAlchemy builds each statement once (the claim from the same matching rules as on SQLite)
+and compiles it for asyncpg; asyncpg runs it as a prepared statement on a pool of its own.
+Each statement is its own transaction: a claim updates the jobs and records the attempts and
+events (and outbox messages) in data-modifying CTEs; a report locks the job, checks it against
+`Report.accepted_from` and writes it the same way. Measured on 2 cores, this costs a third of
+the CPU of the same work as SQLAlchemy transactions (BEGIN, statements, COMMIT, each a round
+trip), which made the server CPU-bound at a fifth of the target throughput.
+
+Everything off the hot path (leases, outbox delivery, events, saves) stays on `SqlJobStore`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import msgspec
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    String,
+    Text,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.claim import claim_params, claimed, picked
+from adapters.sql.codec import job_from_row, new_job_row
+from adapters.sql.store import SqlJobStore, in_claim_order, tried, with_tried
+from adapters.sql.tables import job_attempts, job_events, jobs, outbox
+from domain.errors import JobNotFound, Unavailable
+from domain.jobs import Job, NewJob, Report, Status
+from domain.matching import WorkerOffer
+
+_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+_TIME = DateTimeUTC(timezone=True)
+_ACQUIRE_TIMEOUT_S = 10.0
+_CLAIM_ATTEMPTS = 5
+_DOWN = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A statement compiled once for asyncpg: its SQL and how to order its arguments."""
+
+    sql: str
+    names: tuple[str, ...]
+    constants: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, statement: Any) -> Prepared:
+        compiled = statement.compile(dialect=_DIALECT)
+        names = tuple(compiled.positiontup or ())
+        # Literals of the statement keep their value; every other parameter must be given.
+        constants = {name: v for name, v in compiled.params.items() if v is not None}
+        return cls(compiled.string, names, constants)
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[n] if n in params else self.constants[n] for n in self.names]
+
+
+async def _init_connection(connection: Any) -> None:
+    for kind in ("json", "jsonb"):
+        await connection.set_type_codec(
+            kind, schema="pg_catalog", encoder=_encode_json, decoder=msgspec.json.decode
+        )
+
+
+def _encode_json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+async def _reset(connection: Any) -> None:
+    """Between uses a connection needs no reset (no session state is ever set on it), only
+    a rollback should a statement have been interrupted inside a transaction."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
+async def create_pool(
+    url: str, *, size: int, server_settings: Mapping[str, str] | None = None
+) -> Any:
+    """An asyncpg pool for the hot path. `url`: a libpq URL (`postgresql://...`)."""
+    return await asyncpg.create_pool(
+        url,
+        min_size=0,  # connect on first use: a database down at start-up is a 503, not a crash
+        max_size=size,
+        init=_init_connection,
+        reset=_reset,
+        server_settings={
+            "jit": "off",
+            "lock_timeout": "5s",
+            "application_name": "jobcloud",
+            # The hot statements are planned once per connection, not at every execution:
+            # their plans (index scans on the partial claim-order index, primary keys) do not
+            # depend on the values. Measured: +20% throughput for the claim.
+            "plan_cache_mode": "force_generic_plan",
+            **(server_settings or {}),
+        },
+    )
+
+
+class PostgresJobStore(SqlJobStore):
+    def __init__(self, engine: AsyncEngine, pool: Any, *, outbox: bool) -> None:
+        super().__init__(engine, outbox=outbox)
+        self._pool = pool
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        try:
+            async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as connection:
+                yield connection
+        except _DOWN as exc:
+            raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
+
+    async def add(self, new: NewJob, now: datetime) -> Job:
+        async with self._connection() as connection:
+            row = await connection.fetchrow(_ADD.sql, *_ADD.args(new_job_row(new, now)))
+        return job_from_row(row)
+
+    async def get(self, job_id: int) -> Job:
+        async with self._connection() as connection:
+            row = await connection.fetchrow(_GET.sql, *_GET.args({"p_id": job_id}))
+        if row is None:
+            raise JobNotFound(job_id)
+        return job_from_row(row, tried(row["tried_by"]))
+
+    async def claim(
+        self, offer: WorkerOffer, limit: int, now: datetime, *, retry_different: bool
+    ) -> list[Job]:
+        claimed_jobs: list[Job] = []
+        # The worker's groups first, then any job; each pass is one atomic statement.
+        passes = [frozenset(offer.groups), None] if offer.groups else [None]
+        async with self._connection() as connection:
+            for groups in passes:
+                wanted = limit - len(claimed_jobs)
+                if wanted <= 0:
+                    break
+                statement = _claim(retry_different, groups is not None, self._with_outbox)
+                params = claim_params(offer, wanted, now, groups)
+                rows = await _retrying_lock_timeouts(connection, statement, params)
+                claimed_jobs.extend(job_from_row(row) for row in in_claim_order(rows))
+        return [with_tried(job, offer.worker) for job in claimed_jobs]
+
+    async def apply_report(self, report: Report) -> bool:
+        statement = _report(self._with_outbox)
+        params = {
+            "p_id": report.job_id,
+            "p_worker": report.worker,
+            "p_from": [status.value for status in report.accepted_from],
+            "p_status": report.status.value,
+            "p_now": report.at,
+            "p_details": report.details,
+        }
+        async with self._connection() as connection:
+            applied = await connection.fetchval(statement.sql, *statement.args(params))
+        return applied is not None
+
+
+async def _retrying_lock_timeouts(
+    connection: Any, statement: Prepared, params: Mapping[str, Any]
+) -> Sequence[Any]:
+    for attempt in range(_CLAIM_ATTEMPTS):
+        try:
+            rows: Sequence[Any] = await connection.fetch(statement.sql, *statement.args(params))
+            return rows
+        except asyncpg.LockNotAvailableError:
+            if attempt == _CLAIM_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1))
+    return []
+
+
+def _param(name: str, type_: Any = None) -> Any:
+    return bindparam(name, type_=type_)
+
+
+_ADD = Prepared.of(
+    insert(jobs)
+    .values({column.name: bindparam(column.name) for column in jobs.c if column.name != "id"})
+    .returning(jobs)
+)
+
+_GET = Prepared.of(
+    select(
+        jobs,
+        select(func.json_agg(job_attempts.c.worker))
+        .where(job_attempts.c.job_id == jobs.c.id)
+        .scalar_subquery()
+        .label("tried_by"),
+    ).where(jobs.c.id == _param("p_id", BigInteger))
+)
+
+
+_EVENT_COLUMNS = ["job_id", "at", "from_status", "to_status", "worker", "details", "notify"]
+_OUTBOX_COLUMNS = [
+    "job_id",
+    "user_job_id",
+    "status",
+    "runtime_details",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+]
+
+
+@functools.cache
+def _claim(retry_different: bool, by_group: bool, with_outbox: bool) -> Prepared:
+    """UPDATE the picked jobs to pulled, and, in the same statement, record who tried them,
+    the events and (with a user API) the outbox messages. Returns the claimed rows."""
+    ids = picked(retry_different=retry_different, by_group=by_group, groups_array=True)
+    now, worker = _param("p_now", _TIME), _param("p_worker", String)
+    done = (
+        update(jobs)
+        # `= ANY(ARRAY(subquery))`: the picked ids are computed first, then each row is
+        # found by its key. (`IN (subquery)` let a generic plan hash-join a scan of the table.)
+        .where(jobs.c.id == any_(func.array(ids.scalar_subquery())))
+        .values(**claimed())
+        .returning(*jobs.c)
+        .cte("claimed")
+    )
+    attempts = (
+        postgresql.insert(job_attempts)
+        .from_select(["job_id", "worker"], select(done.c.id, worker))
+        .on_conflict_do_nothing()
+        .cte("attempts")
+    )
+    pulled, queued = literal(Status.PULLED.value), literal(Status.QUEUED.value)
+    events = (
+        insert(job_events)
+        .from_select(
+            _EVENT_COLUMNS,
+            select(done.c.id, now, queued, pulled, worker, null(), literal(1)),
+        )
+        .cte("events")
+    )
+    ctes = [attempts, events]
+    if with_outbox:
+        messages = select(done.c.id, done.c.user_job_id, pulled, null(), literal(0), now, now)
+        ctes.append(insert(outbox).from_select(_OUTBOX_COLUMNS, messages).cte("messages"))
+    return Prepared.of(select(done).add_cte(*ctes))
+
+
+@functools.cache
+def _report(with_outbox: bool) -> Prepared:
+    """Lock the job if the worker holds it in a status the report is accepted from, write the
+    report and, if the status changed, its event (and outbox message). Returns the former
+    status, or no row when the report does not apply."""
+    now, status = _param("p_now", _TIME), _param("p_status", String)
+    details = _param("p_details", Text)
+    held = (
+        select(jobs.c.id, jobs.c.status)
+        .where(
+            jobs.c.id == _param("p_id", BigInteger),
+            jobs.c.worker == _param("p_worker", String),
+            jobs.c.status == any_(_param("p_from", ARRAY(String))),
+        )
+        .with_for_update()
+        .cte("held")
+    )
+    moved = held.c.status != status
+    written = (
+        update(jobs)
+        .where(jobs.c.id == held.c.id)
+        .values(
+            status=status,
+            last_seen=now,
+            runtime_details=func.coalesce(details, jobs.c.runtime_details),
+            updated_at=case((moved, now), else_=jobs.c.updated_at),
+            version=jobs.c.version + 1,
+        )
+        .returning(
+            jobs.c.id,
+            jobs.c.user_job_id,
+            jobs.c.worker,
+            held.c.status.label("from_status"),
+        )
+        .cte("written")
+    )
+    changed, one = written.c.from_status != status, literal(1)
+    events = (
+        insert(job_events)
+        .from_select(
+            _EVENT_COLUMNS,
+            select(
+                written.c.id, now, written.c.from_status, status, written.c.worker, details, one
+            ).where(changed),
+        )
+        .cte("events")
+    )
+    ctes = [events]
+    if with_outbox:
+        messages = select(
+            written.c.id, written.c.user_job_id, status, details, literal(0), now, now
+        ).where(changed)
+        ctes.append(insert(outbox).from_select(_OUTBOX_COLUMNS, messages).cte("messages"))
+    return Prepared.of(select(written.c.from_status).add_cte(*ctes))

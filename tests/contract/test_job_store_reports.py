@@ -1,0 +1,120 @@
+"""`JobStore.apply_report`, the one-step report, on the in-memory reference, SQLite and
+PostgreSQL: it writes what `Job.report` + `save` would, and refuses what they would refuse."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from domain.errors import ConcurrentUpdate
+from domain.jobs import Job, Report, Status
+from domain.ports import JobStore
+from tests.contract.sql_support import store_for
+from tests.contract.test_job_store import T0, add, backend, claim, offer, store
+
+__all__ = ["backend", "store"]  # the fixtures, shared with the main suite
+
+LATER = T0 + timedelta(seconds=30)
+
+
+async def held(store: JobStore, worker: str = "w1") -> Job:
+    job = await add(store)
+    assert await claim(store, offer(worker)) == [job.id]
+    return await store.get(job.id)
+
+
+async def test_a_move_writes_the_job_its_event_and_its_message(store: JobStore) -> None:
+    before = await held(store)
+    assert await store.apply_report(Report(before.id, "w1", Status.RUNNING, LATER, "step 1"))
+
+    after = await store.get(before.id)
+    assert (after.status, after.worker, after.last_seen, after.updated_at) == (
+        Status.RUNNING,
+        "w1",
+        LATER,
+        LATER,
+    )
+    assert (after.runtime_details, after.attempts) == ("step 1", before.attempts)
+    with pytest.raises(ConcurrentUpdate):  # the version moved on
+        await store.save(before, None)
+    last = (await store.events(before.id))[-1]
+    assert (last.from_status, last.to_status, last.worker, last.details, last.at) == (
+        Status.PULLED,
+        Status.RUNNING,
+        "w1",
+        "step 1",
+        LATER,
+    )
+    messages = await store.pending_updates(LATER, 10)
+    assert [(m.status, m.runtime_details, m.user_job_id) for m in messages] == [
+        (Status.PULLED, None, before.spec.meta.job_id)  # per job, the oldest first
+    ]
+    await store.delivered(messages[0].message_id)
+    [message] = await store.pending_updates(LATER, 10)
+    assert (message.status, message.runtime_details) == (Status.RUNNING, "step 1")
+
+
+async def test_a_keep_alive_renews_the_lease_and_records_nothing(store: JobStore) -> None:
+    before = await held(store)
+    assert await store.apply_report(Report(before.id, "w1", Status.PULLED, LATER, "alive"))
+    after = await store.get(before.id)
+    assert (after.status, after.last_seen, after.runtime_details) == (
+        Status.PULLED,
+        LATER,
+        "alive",
+    )
+    assert after.updated_at == before.updated_at
+    assert await store.apply_report(Report(before.id, "w1", Status.PULLED, LATER))
+    assert (await store.get(before.id)).runtime_details == "alive"  # None keeps them
+    assert [e.to_status for e in await store.events(before.id)] == [Status.PULLED]
+
+
+async def test_refused_reports_change_nothing(store: JobStore) -> None:
+    job = await held(store)
+    assert await store.apply_report(Report(job.id, "w1", Status.FINISHED, T0))
+    queued = await add(store)
+    before = [await store.get(job.id), await store.get(queued.id)]
+    refused = [
+        Report(job.id, "w2", Status.FINISHED, LATER),  # not the holder
+        Report(job.id, "w1", Status.RUNNING, LATER),  # out of a terminal status
+        Report(queued.id, "w1", Status.RUNNING, LATER),  # nobody holds it
+        Report(job.id + 1000, "w1", Status.RUNNING, LATER),  # no such job
+    ]
+    for report in refused:
+        assert not await store.apply_report(report)
+    assert [await store.get(job.id), await store.get(queued.id)] == before
+    assert len(await store.events(job.id)) == 2
+
+
+async def test_a_canceled_job_refuses_its_worker(store: JobStore) -> None:
+    job = await held(store)
+    current = await store.get(job.id)
+    await store.save(current, current.cancel(T0, "deleted by the user"))
+    assert not await store.apply_report(Report(job.id, "w1", Status.RUNNING, LATER))
+    assert (await store.get(job.id)).status is Status.CANCELED
+
+
+async def test_concurrent_reports_leave_one_consistent_history(
+    backend: str, tmp_path: Path
+) -> None:
+    async with store_for(backend, tmp_path) as store:
+        job = await held(store)
+        statuses = [Status.RUNNING, Status.POSTPROCESSING, Status.FINISHED, Status.ERROR] * 5
+
+        async def report(n: int, status: Status) -> bool:
+            return await store.apply_report(Report(job.id, "w1", status, LATER, f"r{n}"))
+
+        applied = await asyncio.gather(*(report(n, s) for n, s in enumerate(statuses)))
+        events = await store.events(job.id)
+        # Every status change is one event, chained from the previous one: none was lost
+        # or written from a stale read.
+        for earlier, later in itertools.pairwise(events):
+            assert later.from_status is earlier.to_status
+        final = await store.get(job.id)
+        assert final.status is events[-1].to_status
+        assert final.status.terminal
+        assert sum(applied) >= len(events) - 1  # each change was an applied report
