@@ -18,9 +18,9 @@ from adapters.clock import SystemClock
 from adapters.files.local import LocalFileStore
 from adapters.files.s3 import S3FileStore, make_s3_client
 from adapters.sql.engine import create_engine
-from adapters.sql.postgres import PostgresJobStore, create_pool
+from adapters.sql.postgres import postgres_store
 from adapters.sql.store import SqlJobStore
-from adapters.sql.url import async_url, libpq_url
+from adapters.sql.url import async_url
 from adapters.userapi.client import UserApiStatusSink
 from domain.policy import QueuePolicy
 from domain.ports import Clock, FileStore, JobStore, StatusSink, TokenVerifier
@@ -86,11 +86,8 @@ class SqlProvider(Provider):
         if engine.dialect.name != "postgresql":
             yield SqlJobStore(engine, outbox=with_outbox)
             return
-        pool = await create_pool(libpq_url(engine.url), size=s.pool_size)
-        try:
-            yield PostgresJobStore(engine, pool, outbox=with_outbox)
-        finally:
-            await pool.close()
+        async with postgres_store(engine, size=s.pool_size, outbox=with_outbox) as store:
+            yield store
 
 
 class FilesProvider(Provider):

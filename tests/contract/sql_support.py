@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
-from adapters.sql.postgres import PostgresJobStore, create_pool
+from adapters.sql.postgres import postgres_store
 from adapters.sql.store import SqlJobStore
-from adapters.sql.url import async_url, libpq_url
+from adapters.sql.url import async_url
 from tests.fakes.store import InMemoryJobStore
 
 POSTGRES_URL = os.environ.get(
@@ -108,11 +108,11 @@ async def store_for(
             yield SqlJobStore(engine, outbox=outbox)
         return
     # PostgreSQL: the store the server uses there, its hot path on its own asyncpg pool.
-    async with pg_schema() as schema, pg_engine(schema) as engine:
-        pool = await create_pool(
-            libpq_url(engine.url), size=10, server_settings={"search_path": schema}
-        )
-        try:
-            yield PostgresJobStore(engine, pool, outbox=outbox)
-        finally:
-            await pool.close()
+    async with (
+        pg_schema() as schema,
+        pg_engine(schema) as engine,
+        postgres_store(
+            engine, size=4, outbox=outbox, server_settings={"search_path": schema}
+        ) as store,
+    ):
+        yield store

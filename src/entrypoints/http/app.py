@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.migrate import upgrade
 from domain.errors import DomainError
+from domain.ports import JobStore
 from entrypoints.bootstrap import prepare
 from entrypoints.http.errors import domain_error_handler, internal_error_handler
 from entrypoints.http.files import WorkerFilesController
@@ -53,6 +54,7 @@ def create_app(
 
     async def start(app: Litestar) -> None:
         await upgrade(await container.get(AsyncEngine))
+        await container.get(JobStore)  # opens (and warms) the store's connections now
         if with_scheduler:
             scheduler.start()
 
