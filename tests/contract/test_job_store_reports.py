@@ -9,11 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from domain.errors import ConcurrentUpdate
+from adapters.sql.postgres import postgres_store
+from domain.errors import ConcurrentUpdate, Unavailable
 from domain.jobs import Job, Report, Status
 from domain.ports import JobStore
-from tests.contract.sql_support import store_for
+from tests.contract.sql_support import pg_engine, pg_schema, store_for
 from tests.contract.test_job_store import T0, add, backend, claim, offer, store
 
 __all__ = ["backend", "store"]  # the fixtures, shared with the main suite
@@ -118,3 +120,26 @@ async def test_concurrent_reports_leave_one_consistent_history(
         assert final.status is events[-1].to_status
         assert final.status.terminal
         assert sum(applied) >= len(events) - 1  # each change was an applied report
+
+
+@pytest.mark.postgres
+async def test_a_job_locked_too_long_is_a_503_not_a_500() -> None:
+    async with (
+        pg_schema() as schema,
+        pg_engine(schema) as engine,
+        postgres_store(
+            engine,
+            size=2,
+            outbox=False,
+            server_settings={"search_path": schema, "lock_timeout": "50ms"},
+        ) as store,
+    ):
+        job = await held(store)
+        async with engine.connect() as blocker:
+            await blocker.execute(
+                text("SELECT 1 FROM jobs WHERE id = :id FOR UPDATE"), {"id": job.id}
+            )
+            with pytest.raises(Unavailable, match="LockNotAvailable"):
+                await store.apply_report(Report(job.id, "w1", Status.RUNNING, LATER))
+            await blocker.rollback()
+        assert await store.apply_report(Report(job.id, "w1", Status.RUNNING, LATER))

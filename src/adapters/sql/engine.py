@@ -24,7 +24,9 @@ def create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=False,
+        # Off the hot path now (that runs on its own asyncpg pool): a round trip per checkout
+        # is cheap insurance that a restarted database costs no request a 503.
+        pool_pre_ping=True,
         connect_args={
             "server_settings": {
                 "jit": "off",  # short OLTP statements: JIT only adds latency

@@ -57,6 +57,8 @@ _TIME = DateTimeUTC(timezone=True)
 _ACQUIRE_TIMEOUT_S = 10.0
 _CLAIM_ATTEMPTS = 5
 _DOWN = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+_UNAVAILABLE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, operator
+_BUSY = frozenset({"55P03"})  # lock_not_available
 _CLAIM_PARAMS = (
     "p_cpu_cores",
     "p_memory",
@@ -185,6 +187,12 @@ class PostgresJobStore(SqlJobStore):
                 yield connection
         except _DOWN as exc:
             raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
+        except asyncpg.PostgresError as exc:
+            # Connection lost, server shutting down or out of resources, a row locked past
+            # lock_timeout: the request may succeed later (503), it is not a bug (500).
+            if exc.sqlstate in _BUSY or exc.sqlstate[:2] in _UNAVAILABLE_CLASSES:
+                raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
+            raise
 
     async def add(self, new: NewJob, now: datetime) -> Job:
         async with self._connection() as connection:

@@ -1,0 +1,89 @@
+"""The app on PostgreSQL, as `QUEUE_DB_URL` configures it: the asyncpg hot path end to end,
+and a database that drops the server's connections costs a 503 at most, never a 500."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from entrypoints.http.app import create_app
+from entrypoints.settings import load_settings
+from tests.conftest import TokenFactory
+from tests.contract.sql_support import POSTGRES_URL, require_postgres
+from tests.e2e.jobs import submitted
+
+pytestmark = pytest.mark.postgres
+
+Client = AsyncTestClient[Litestar]
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[str]:
+    """A fresh database, dropped afterwards: the URL the server gets."""
+    await require_postgres()
+    name = f"jobcloud_e2e_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pg_client(env: dict[str, str], database: str) -> AsyncIterator[Client]:
+    settings = load_settings({**env, "QUEUE_DB_URL": database})
+    async with AsyncTestClient(create_app(settings, run_scheduler=False)) as client:
+        yield client
+
+
+async def test_the_worker_cycle_on_postgres(
+    pg_client: Client, auth: TokenFactory, internal: dict[str, str]
+) -> None:
+    worker, other = auth("gpu-1"), auth("gpu-2")
+    job_id = (await pg_client.post("/_jobs", json=submitted(), headers=internal)).json()["id"]
+    pulled = (await pg_client.get("/jobs", params={"memory": 8000}, headers=worker)).json()
+    assert list(pulled) == [str(job_id)]
+    assert pulled[str(job_id)]["app"]["cmd"] == ["decode", "fit"]
+
+    async def put(status: str, headers: dict[str, str], **extra: str) -> int:
+        params = {"status": status, **extra}
+        response = await pg_client.put(f"/jobs/{job_id}/status", params=params, headers=headers)
+        return response.status_code
+
+    assert await put("running", worker, runtime_details="epoch 1") == 204
+    assert await put("running", worker) == 204  # a keep-alive
+    assert await put("finished", other) == 404  # not the holder
+    assert await put("pulled", worker) == 409  # backwards
+    assert await put("finished", worker) == 204
+    assert await put("running", worker) == 409  # out of a terminal status
+    status = await pg_client.get(f"/jobs/{job_id}/status", headers=worker)
+    assert status.json() == "finished"
+
+
+async def test_dropped_connections_cost_a_503_then_recover(
+    pg_client: Client, database: str, auth: TokenFactory, internal: dict[str, str]
+) -> None:
+    worker = auth("gpu-1")
+    assert (await pg_client.post("/_jobs", json=submitted(), headers=internal)).status_code == 201
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            database.rsplit("/", 1)[1],
+        )
+    finally:
+        await admin.close()
+    statuses = [
+        (await pg_client.get("/jobs", params={"memory": 8000}, headers=worker)).status_code
+        for _ in range(12)  # more than the pool has connections: each dead one is replaced
+    ]
+    assert set(statuses) <= {200, 503}
+    assert statuses[-1] == 200
+    assert (await pg_client.get("/ready")).status_code == 200
