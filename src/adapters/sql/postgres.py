@@ -112,7 +112,7 @@ def _warm_up(outbox: bool) -> list[tuple[Prepared, dict[str, Any]]]:
     }
     claims: list[tuple[Prepared, dict[str, Any]]] = [
         (
-            _claim(retry_different, by_group, outbox),
+            prepared_claim(retry_different, by_group, outbox),
             {
                 **dict.fromkeys(_CLAIM_PARAMS),
                 "p_limit": 0,
@@ -124,7 +124,7 @@ def _warm_up(outbox: bool) -> list[tuple[Prepared, dict[str, Any]]]:
         for retry_different in (True, False)
         for by_group in (True, False)
     ]
-    return [*claims, (_report(outbox), nothing), (_GET, nothing)]
+    return [*claims, (prepared_report(outbox), nothing), (_GET, nothing)]
 
 
 def _encode_json(value: Any) -> str:
@@ -217,14 +217,14 @@ class PostgresJobStore(SqlJobStore):
                 wanted = limit - len(claimed_jobs)
                 if wanted <= 0:
                     break
-                statement = _claim(retry_different, groups is not None, self._with_outbox)
+                statement = prepared_claim(retry_different, groups is not None, self._with_outbox)
                 params = claim_params(offer, wanted, now, groups)
                 rows = await _retrying_lock_timeouts(connection, statement, params)
                 claimed_jobs.extend(job_from_row(row) for row in in_claim_order(rows))
         return [with_tried(job, offer.worker) for job in claimed_jobs]
 
     async def apply_report(self, report: Report) -> bool:
-        statement = _report(self._with_outbox)
+        statement = prepared_report(self._with_outbox)
         params = {
             "p_id": report.job_id,
             "p_worker": report.worker,
@@ -286,7 +286,7 @@ _OUTBOX_COLUMNS = [
 
 
 @functools.cache
-def _claim(retry_different: bool, by_group: bool, with_outbox: bool) -> Prepared:
+def prepared_claim(retry_different: bool, by_group: bool, with_outbox: bool) -> Prepared:
     """UPDATE the picked jobs to pulled, and, in the same statement, record who tried them,
     the events and (with a user API) the outbox messages. Returns the claimed rows."""
     ids = picked(retry_different=retry_different, by_group=by_group, groups_array=True)
@@ -323,7 +323,7 @@ def _claim(retry_different: bool, by_group: bool, with_outbox: bool) -> Prepared
 
 
 @functools.cache
-def _report(with_outbox: bool) -> Prepared:
+def prepared_report(with_outbox: bool) -> Prepared:
     """Lock the job if the worker holds it in a status the report is accepted from, write the
     report and, if the status changed, its event (and outbox message). Returns the former
     status, or no row when the report does not apply."""
