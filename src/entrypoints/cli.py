@@ -69,7 +69,7 @@ async def _upgrade(settings: Settings) -> None:
 
 def _serve(args: argparse.Namespace) -> None:
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
 
     settings = _settings(args.data_dir)
     asyncio.run(_upgrade(settings))
@@ -95,6 +95,8 @@ def _serve(args: argparse.Namespace) -> None:
         address=args.host,
         port=args.port,
         interface=Interfaces.ASGI,
+        http=HTTPModes.http1,  # workers speak HTTP/1.1; no protocol sniffing per connection
+        websockets=False,
         workers=workers,
         factory=True,
         log_access=False,

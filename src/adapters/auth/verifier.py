@@ -57,12 +57,12 @@ class KeySetVerifier:
     async def verify(self, token: str) -> Principal:
         if not token:
             raise NotAuthenticated("missing token")
-        _check_shape(token)  # garbage never costs a JWKS fetch
         now = self._wallclock()
-        known = await self.keys.current()
-        hit = self._cache.get(token)
-        if hit is not None and hit[1] > now and hit[2] is known:
+        hit = self._cache.get(token)  # verified before: its shape is known to be fine
+        if hit is not None and hit[1] > now and hit[2] is await self.keys.current():
             return hit[0]
+        _check_shape(token)  # garbage never costs a JWKS fetch
+        known = await self.keys.current()
         try:
             claims = _decode(token, known)
         except _UnknownKey:
