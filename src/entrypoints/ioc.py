@@ -20,7 +20,7 @@ from adapters.files.s3 import S3FileStore, make_s3_client
 from adapters.sql.engine import create_engine
 from adapters.sql.postgres import postgres_store
 from adapters.sql.store import SqlJobStore
-from adapters.sql.url import async_url
+from adapters.sql.url import async_url, is_sqlite
 from adapters.userapi.client import UserApiStatusSink
 from domain.policy import QueuePolicy
 from domain.ports import Clock, FileStore, JobStore, StatusSink, TokenVerifier
@@ -71,12 +71,19 @@ class SettingsProvider(Provider):
             yield client
 
 
+_COLD_PATH_CONNECTIONS = 4
+
+
 class SqlProvider(Provider):
     scope = Scope.APP
 
     @provide
     async def engine(self, s: Settings) -> AsyncIterator[AsyncEngine]:
-        engine = create_engine(async_url(s.queue_db_url, s.queue_db_secret), pool_size=s.pool_size)
+        url = async_url(s.queue_db_url, s.queue_db_secret)
+        # On PostgreSQL the hot path has its own pool (see `store`); SQLAlchemy serves the
+        # rest (scheduler, files, readiness), which needs few connections.
+        size = s.pool_size if is_sqlite(url) else min(s.pool_size, _COLD_PATH_CONNECTIONS)
+        engine = create_engine(url, pool_size=size)
         yield engine
         await engine.dispose()
 
