@@ -1,8 +1,9 @@
 """The claim: ONE statement that picks matching queued jobs and marks them pulled.
 
-PostgreSQL: UPDATE ... WHERE id IN (SELECT ... ORDER BY ... LIMIT n FOR UPDATE SKIP LOCKED)
-RETURNING ...: concurrent claimers skip each other's rows instead of waiting or doubling.
-SQLite: the same UPDATE ... RETURNING without row locks (SQLite serialises writers).
+PostgreSQL (`adapters.sql.postgres`): UPDATE ... WHERE id = ANY(ARRAY(SELECT ... ORDER BY ...
+LIMIT n FOR UPDATE SKIP LOCKED)) RETURNING ...: concurrent claimers skip each other's rows
+instead of waiting or doubling. SQLite (`claim_statement`): UPDATE ... WHERE id IN (SELECT ...)
+RETURNING ..., without row locks (SQLite serialises writers).
 The matching rules mirror `domain.matching`; the store contract suite holds them equal.
 """
 
@@ -67,7 +68,7 @@ def matching(*, retry_different: bool, by_group: bool, groups_array: bool = Fals
 
 
 @functools.cache
-def claim_statement(dialect: str, *, retry_different: bool, by_group: bool) -> Any:
+def claim_statement(*, retry_different: bool, by_group: bool) -> Any:
     """UPDATE ... RETURNING the claimed rows (in no particular order); built once per shape,
     so SQLAlchemy neither rebuilds nor re-keys it on the hot path. Parameters: `claim_params`."""
     c = jobs.c

@@ -91,7 +91,7 @@ class SqlJobStore:
                 if wanted <= 0:
                     break
                 statement = claim_statement(
-                    self._dialect, retry_different=retry_different, by_group=groups is not None
+                    retry_different=retry_different, by_group=groups is not None
                 )
                 params = claim_params(offer, wanted, now, groups)
                 rows = (await s.execute(statement, params)).mappings().all()
