@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+
+import pytest
 from dishka import Provider, Scope, provide
 from litestar.testing import AsyncTestClient
 
@@ -39,3 +42,17 @@ async def test_ready_is_503_while_the_database_is_down(
         pull = await client.get("/jobs", headers=auth())
         assert pull.status_code == 503
         assert "ConnectionRefused" in pull.json()["detail"]
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_only_the_server_process_app_freezes_the_collector(
+    settings: Settings, freeze: bool
+) -> None:
+    gc.unfreeze()
+    try:
+        app = create_app(settings, run_scheduler=False, freeze_gc=freeze)
+        async with AsyncTestClient(app) as client:
+            assert (await client.get("/health")).status_code == 200
+            assert (gc.get_freeze_count() > 0) is freeze
+    finally:
+        gc.unfreeze()

@@ -1,5 +1,13 @@
 """ASGI entry for servers: `entrypoints.http.asgi:create_app` (a factory; settings from env)."""
 
-from entrypoints.http.app import create_app
+from litestar import Litestar
+
+from entrypoints.http.app import create_app as _create_app
+
+
+def create_app() -> Litestar:
+    """The app of one server process."""
+    return _create_app(freeze_gc=True)
+
 
 __all__ = ["create_app"]
