@@ -10,6 +10,7 @@ The matching rules mirror `domain.matching`; the store contract suite holds them
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,8 +31,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from adapters.sql.codec import job_from_row
 from adapters.sql.tables import QUEUED_SQL, job_attempts, jobs
-from domain.jobs import Status
+from domain.jobs import Job, Status
 from domain.matching import WorkerOffer
 
 _TIME = DateTimeUTC(timezone=True)
@@ -103,6 +105,27 @@ def claimed() -> dict[str, Any]:
         "attempts": c.attempts + 1,
         "version": c.version + 1,
     }
+
+
+ClaimPass = Callable[[frozenset[str] | None, int], Awaitable[Sequence[Any]]]
+
+
+async def claim_in_passes(offer: WorkerOffer, limit: int, claim_pass: ClaimPass) -> list[Job]:
+    """The worker's groups first, then any job. `claim_pass(groups, wanted)` claims up to
+    `wanted` jobs (of `groups`, or of any group with None) and returns their rows; the jobs
+    come back in claim order, marked as tried by the worker."""
+    claimed: list[Job] = []
+    for groups in [frozenset(offer.groups), None] if offer.groups else [None]:
+        wanted = limit - len(claimed)
+        if wanted <= 0:
+            break
+        rows = await claim_pass(groups, wanted)
+        # RETURNING has no order: put the claimed rows back in claim order.
+        ordered = sorted(rows, key=lambda r: (-r["priority"], r["created_at"], r["id"]))
+        claimed.extend(job_from_row(row) for row in ordered)
+    for job in claimed:
+        job.tried_by = job.tried_by | {offer.worker}
+    return claimed
 
 
 def claim_params(

@@ -43,9 +43,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.claim import claim_params, claimed, picked
+from adapters.sql.claim import claim_in_passes, claim_params, claimed, picked
 from adapters.sql.codec import job_from_row, new_job_row
-from adapters.sql.store import SqlJobStore, in_claim_order, tried, with_tried
+from adapters.sql.store import SqlJobStore, tried
 from adapters.sql.tables import job_attempts, job_events, jobs, outbox
 from adapters.sql.url import libpq_url
 from domain.errors import JobNotFound, Unavailable
@@ -209,19 +209,15 @@ class PostgresJobStore(SqlJobStore):
     async def claim(
         self, offer: WorkerOffer, limit: int, now: datetime, *, retry_different: bool
     ) -> list[Job]:
-        claimed_jobs: list[Job] = []
-        # The worker's groups first, then any job; each pass is one atomic statement.
-        passes = [frozenset(offer.groups), None] if offer.groups else [None]
         async with self._connection() as connection:
-            for groups in passes:
-                wanted = limit - len(claimed_jobs)
-                if wanted <= 0:
-                    break
+
+            async def claim_pass(groups: frozenset[str] | None, wanted: int) -> Sequence[Any]:
+                # one atomic statement per pass
                 statement = prepared_claim(retry_different, groups is not None, self._with_outbox)
                 params = claim_params(offer, wanted, now, groups)
-                rows = await _retrying_lock_timeouts(connection, statement, params)
-                claimed_jobs.extend(job_from_row(row) for row in in_claim_order(rows))
-        return [with_tried(job, offer.worker) for job in claimed_jobs]
+                return await _retrying_lock_timeouts(connection, statement, params)
+
+            return await claim_in_passes(offer, limit, claim_pass)
 
     async def apply_report(self, report: Report) -> bool:
         statement = prepared_report(self._with_outbox)

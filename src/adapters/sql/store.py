@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, delete, func, insert, literal, select, text, u
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.claim import claim_params, claim_statement, insert_ignore
+from adapters.sql.claim import claim_in_passes, claim_params, claim_statement, insert_ignore
 from adapters.sql.codec import (
     event_from_row,
     event_row,
@@ -83,22 +83,19 @@ class SqlJobStore:
     async def _claim(
         self, offer: WorkerOffer, limit: int, now: datetime, retry_different: bool
     ) -> list[Job]:
-        claimed: list[Job] = []
-        passes = [frozenset(offer.groups), None] if offer.groups else [None]
         async with self._tx() as s:
-            for groups in passes:
-                wanted = limit - len(claimed)
-                if wanted <= 0:
-                    break
+
+            async def claim_pass(groups: frozenset[str] | None, wanted: int) -> Sequence[Any]:
                 statement = claim_statement(
                     retry_different=retry_different, by_group=groups is not None
                 )
                 params = claim_params(offer, wanted, now, groups)
-                rows = (await s.execute(statement, params)).mappings().all()
-                claimed.extend(job_from_row(row) for row in in_claim_order(rows))
+                return (await s.execute(statement, params)).mappings().all()
+
+            claimed = await claim_in_passes(offer, limit, claim_pass)
             if claimed:
                 await self._record_claims(s, claimed, offer.worker, now)
-        return [with_tried(job, offer.worker) for job in claimed]
+        return claimed
 
     async def _record_claims(
         self, s: AsyncConnection, claimed: Sequence[Job], worker: str, now: datetime
@@ -282,16 +279,6 @@ def tried(value: Any) -> frozenset[str]:
         return frozenset()
     workers = json.loads(value) if isinstance(value, str) else value
     return frozenset(w for w in workers if w is not None)
-
-
-def with_tried(job: Job, worker: str) -> Job:
-    job.tried_by = job.tried_by | {worker}
-    return job
-
-
-def in_claim_order(rows: Sequence[Any]) -> list[Any]:
-    """RETURNING has no order: put the claimed rows back in claim order."""
-    return sorted(rows, key=lambda r: (-r["priority"], r["created_at"], r["id"]))
 
 
 def _lock_timeout(exc: DBAPIError) -> bool:
