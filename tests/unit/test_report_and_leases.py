@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from domain.errors import ConcurrentUpdate, Forbidden, IllegalTransition, NotAssigned
-from domain.jobs import MAX_RETRIES_REACHED, Job, Status
+from domain.jobs import MAX_RETRIES_REACHED, Job, JobEvent, Status
 from domain.matching import WorkerOffer
 from domain.policy import QueuePolicy
 from domain.use_cases.leases import SweepLeases, SweepResult
@@ -72,6 +73,39 @@ async def test_refusals_leave_the_job_untouched(store: InMemoryJobStore, clock: 
     with pytest.raises(Forbidden):
         await report(Principal("w1"), job.id, Status.FINISHED, "not a worker")
     assert await store.get(job.id) == before
+
+
+class CountingStore:
+    """Delegates to the in-memory store, counting reads and saves."""
+
+    def __init__(self, inner: InMemoryJobStore) -> None:
+        self.inner = inner
+        self.reads_and_saves = 0
+
+    async def get(self, job_id: int) -> Job:
+        self.reads_and_saves += 1
+        return await self.inner.get(job_id)
+
+    async def save(self, job: Job, event: JobEvent | None) -> None:
+        self.reads_and_saves += 1
+        await self.inner.save(job, event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_a_legal_report_is_one_step_and_only_a_refusal_reads(
+    store: InMemoryJobStore, clock: FakeClock
+) -> None:
+    job = await claimed(store, clock, W1)
+    counting = CountingStore(store)
+    report = ReportStatus(counting, clock)  # type: ignore[arg-type]
+    await report(W1, job.id, Status.RUNNING, None)
+    await report(W1, job.id, Status.RUNNING, None)  # keep-alive
+    assert counting.reads_and_saves == 0
+    with pytest.raises(IllegalTransition):
+        await report(W1, job.id, Status.PULLED, None)
+    assert counting.reads_and_saves == 1
 
 
 async def test_a_concurrent_update_is_retried(store: InMemoryJobStore, clock: FakeClock) -> None:
