@@ -45,10 +45,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.claim import claim_in_passes, claim_params, claimed, picked
 from adapters.sql.codec import job_from_row, new_job_row
-from adapters.sql.store import SqlJobStore, tried
+from adapters.sql.store import SqlJobStore, get_statement, job_with_tried
 from adapters.sql.tables import job_attempts, job_events, jobs, outbox
 from adapters.sql.url import libpq_url
-from domain.errors import JobNotFound, Unavailable
+from domain.errors import Unavailable
 from domain.jobs import Job, NewJob, Report, Status
 from domain.matching import WorkerOffer
 
@@ -202,9 +202,7 @@ class PostgresJobStore(SqlJobStore):
     async def get(self, job_id: int) -> Job:
         async with self._connection() as connection:
             row = await connection.fetchrow(_GET.sql, *_GET.args({"p_id": job_id}))
-        if row is None:
-            raise JobNotFound(job_id)
-        return job_from_row(row, tried(row["tried_by"]))
+        return job_with_tried(job_id, row)
 
     async def claim(
         self, offer: WorkerOffer, limit: int, now: datetime, *, retry_different: bool
@@ -258,15 +256,7 @@ _ADD = Prepared.of(
     .returning(jobs)
 )
 
-_GET = Prepared.of(
-    select(
-        jobs,
-        select(func.json_agg(job_attempts.c.worker))
-        .where(job_attempts.c.job_id == jobs.c.id)
-        .scalar_subquery()
-        .label("tried_by"),
-    ).where(jobs.c.id == _param("p_id", BigInteger))
-)
+_GET = Prepared.of(get_statement("postgresql"))
 
 
 _EVENT_COLUMNS = ["job_id", "at", "from_status", "to_status", "worker", "details", "notify"]

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import bindparam, delete, func, insert, literal, select, text, update
+from sqlalchemy import BigInteger, bindparam, delete, func, insert, literal, select, text, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -62,11 +62,9 @@ class SqlJobStore:
 
     async def get(self, job_id: int) -> Job:
         async with self._tx() as s:
-            result = await s.execute(_get_statement(self._dialect), {"p_id": job_id})
+            result = await s.execute(get_statement(self._dialect), {"p_id": job_id})
             row = result.mappings().one_or_none()
-        if row is None:
-            raise JobNotFound(job_id)
-        return job_from_row(row, tried(row["tried_by"]))
+        return job_with_tried(job_id, row)
 
     async def claim(
         self, offer: WorkerOffer, limit: int, now: datetime, *, retry_different: bool
@@ -260,21 +258,30 @@ _SAVE = (
 
 
 @functools.cache
-def _get_statement(dialect: str) -> Any:
+def get_statement(dialect: str) -> Any:
     """The job and, in the same query, who tried it (a JSON array)."""
     tried = (
         select(_json_agg(dialect, job_attempts.c.worker))
         .where(job_attempts.c.job_id == jobs.c.id)
         .scalar_subquery()
     )
-    return select(jobs, tried.label("tried_by")).where(jobs.c.id == bindparam("p_id"))
+    return select(jobs, tried.label("tried_by")).where(
+        jobs.c.id == bindparam("p_id", type_=BigInteger)
+    )
 
 
 def _json_agg(dialect: str, column: Any) -> Any:
     return func.json_agg(column) if dialect == "postgresql" else func.json_group_array(column)
 
 
-def tried(value: Any) -> frozenset[str]:
+def job_with_tried(job_id: int, row: Any) -> Job:
+    """The job of a `get_statement` row; JobNotFound for no row."""
+    if row is None:
+        raise JobNotFound(job_id)
+    return job_from_row(row, _tried(row["tried_by"]))
+
+
+def _tried(value: Any) -> frozenset[str]:
     if value is None:
         return frozenset()
     workers = json.loads(value) if isinstance(value, str) else value
