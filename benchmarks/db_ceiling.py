@@ -1,13 +1,14 @@
-"""PostgreSQL's own ceiling for our work: jobcloud's three hot statements per job, driven by
-pgbench (a C client, no Python, no HTTP) on a fresh, migrated database.
+"""PostgreSQL's own ceiling for one statement per call: jobcloud's three hot statements per
+job, driven by pgbench (a C client, no Python, no HTTP) on a fresh, migrated database.
 
     uv run python -m benchmarks.db_ceiling [--jobs 200000] [--concurrency 8,64] [--seconds 10]
 
 Each pgbench transaction is one job: the claim, then the `running` and `finished` reports,
-each its own statement and commit as in the server (`adapters/sql/postgres.py`, compiled from
-the very statements the server prepares, with the same session settings). Also printed, for
-scale: pgbench's built-in `simple-update` (one small transaction of three statements) on the
-same machine. No server can pull, report and finish jobs faster than this figure.
+each its own statement and commit as in a lone call to the server (`adapters/sql/postgres.py`,
+compiled from the very statements the server prepares, with the same session settings). Also
+printed, for scale: pgbench's built-in `simple-update` (one small transaction of three
+statements) on the same machine. A server that sends one statement per call cannot go faster
+than this figure; under load, ours batches concurrent calls (`adapters/sql/batch.py`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
-from adapters.sql.postgres import Prepared, prepared_claim, prepared_report
+from adapters.sql.postgres import Prepared, prepared_claim, prepared_reports
 from adapters.sql.url import async_url
 from benchmarks.harness import Backend, fresh_backend
 from benchmarks.preload import preload
@@ -68,14 +69,14 @@ def job_script() -> str:
         accepted = Report(0, "", status, datetime.now(UTC)).accepted_from
         reports.append(
             _sql(
-                prepared_report(False),
+                prepared_reports(False),  # a batch of one, as the server sends a lone report
                 {
-                    "p_id": ":job_id",
-                    "p_worker": worker,
-                    "p_from": "ARRAY[" + ",".join(f"'{s.value}'" for s in accepted) + "]",
-                    "p_status": f"'{status.value}'",
-                    "p_now": "now()",
-                    "p_details": "NULL",
+                    "p_id": "ARRAY[:job_id]",
+                    "p_worker": f"ARRAY[{worker}]",
+                    "p_from": "ARRAY['" + ",".join(s.value for s in accepted) + "']",
+                    "p_status": f"ARRAY['{status.value}']",
+                    "p_now": "ARRAY[now()]",
+                    "p_details": "ARRAY[NULL]",
                 },
             )
         )

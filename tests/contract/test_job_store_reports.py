@@ -135,6 +135,32 @@ async def test_concurrent_reports_leave_one_consistent_history(
         assert final.status.terminal
 
 
+async def test_reports_arriving_together_are_each_applied_or_refused_on_their_own(
+    store: JobStore,
+) -> None:
+    """Concurrent reports (which the PostgreSQL store sends as one batch) each get their own
+    answer; two reports for one job apply in turn."""
+    jobs = [await held(store, f"w{n}") for n in range(12)]
+    reports = [
+        *(Report(job.id, f"w{n}", Status.RUNNING, LATER, f"d{n}") for n, job in enumerate(jobs)),
+        *(Report(job.id, "intruder", Status.FINISHED, LATER) for job in jobs[:4]),
+        Report(jobs[0].id, "w0", Status.FINISHED, LATER),  # after its RUNNING, in turn
+        Report(jobs[1].id, "w1", Status.QUEUED, LATER),  # never accepted from a worker
+        Report(jobs[-1].id + 1000, "w0", Status.RUNNING, LATER),  # no such job
+    ]
+    applied = await asyncio.gather(*(store.apply_report(r) for r in reports))
+    assert applied == [True] * 12 + [False] * 4 + [True, False, False]
+    got = [await store.get(job.id) for job in jobs]
+    assert [job.status for job in got] == [Status.FINISHED] + [Status.RUNNING] * 11
+    assert [job.runtime_details for job in got[1:]] == [f"d{n}" for n in range(1, 12)]
+    assert [e.to_status for e in await store.events(jobs[0].id)] == [
+        Status.PULLED,
+        Status.RUNNING,
+        Status.FINISHED,
+    ]
+    assert all(job.worker == f"w{n}" for n, job in enumerate(got))
+
+
 @pytest.mark.postgres
 async def test_a_job_locked_too_long_is_a_503_not_a_500() -> None:
     async with (

@@ -35,6 +35,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     null,
     select,
     update,
@@ -43,6 +44,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sql.batch import Batcher
 from adapters.sql.claim import claim_in_passes, claim_params, claimed, picked
 from adapters.sql.codec import job_from_row, new_job_row
 from adapters.sql.store import SqlJobStore, get_statement, job_with_tried
@@ -102,13 +104,9 @@ async def _init_connection(connection: Any, *, outbox: bool) -> None:
 
 
 def _warm_up(outbox: bool) -> list[tuple[Prepared, dict[str, Any]]]:
-    nothing: dict[str, Any] = {
-        "p_id": -1,
-        "p_worker": "",
-        "p_from": [],
-        "p_status": "",
-        "p_details": None,
-        "p_now": None,
+    nothing: dict[str, Any] = {"p_id": -1}
+    no_reports: dict[str, Any] = {
+        key: [] for key in ("p_id", "p_worker", "p_from", "p_status", "p_details", "p_now")
     }
     claims: list[tuple[Prepared, dict[str, Any]]] = [
         (
@@ -124,7 +122,7 @@ def _warm_up(outbox: bool) -> list[tuple[Prepared, dict[str, Any]]]:
         for retry_different in (True, False)
         for by_group in (True, False)
     ]
-    return [*claims, (prepared_report(outbox), nothing), (_GET, nothing)]
+    return [*claims, (prepared_reports(outbox), no_reports), (_GET, nothing)]
 
 
 def _encode_json(value: Any) -> str:
@@ -176,9 +174,13 @@ async def postgres_store(
 
 
 class PostgresJobStore(SqlJobStore):
-    def __init__(self, engine: AsyncEngine, pool: Any, *, outbox: bool) -> None:
+    def __init__(
+        self, engine: AsyncEngine, pool: Any, *, outbox: bool, reports_in_flight: int = 1
+    ) -> None:
         super().__init__(engine, outbox=outbox)
         self._pool = pool
+        # Reports that arrive while one batch is in the database go together in the next.
+        self._reports = Batcher(self._apply_reports, key=_job_id, max_in_flight=reports_in_flight)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
@@ -218,18 +220,26 @@ class PostgresJobStore(SqlJobStore):
             return await claim_in_passes(offer, limit, claim_pass)
 
     async def apply_report(self, report: Report) -> bool:
-        statement = prepared_report(self._with_outbox)
+        return await self._reports(report)
+
+    async def _apply_reports(self, reports: Sequence[Report]) -> list[bool]:
+        statement = prepared_reports(self._with_outbox)
         params = {
-            "p_id": report.job_id,
-            "p_worker": report.worker,
-            "p_from": [status.value for status in report.accepted_from],
-            "p_status": report.status.value,
-            "p_now": report.at,
-            "p_details": report.details,
+            "p_id": [r.job_id for r in reports],
+            "p_worker": [r.worker for r in reports],
+            "p_from": [",".join(s.value for s in r.accepted_from) for r in reports],
+            "p_status": [r.status.value for r in reports],
+            "p_details": [r.details for r in reports],
+            "p_now": [r.at for r in reports],
         }
         async with self._connection() as connection:
-            applied = await connection.fetchval(statement.sql, *statement.args(params))
-        return applied is not None
+            rows = await connection.fetch(statement.sql, *statement.args(params))
+        applied = {row[0] for row in rows}
+        return [n in applied for n in range(1, len(reports) + 1)]
+
+
+def _job_id(report: Report) -> int:
+    return report.job_id
 
 
 async def _retrying_lock_timeouts(
@@ -309,56 +319,83 @@ def prepared_claim(retry_different: bool, by_group: bool, with_outbox: bool) -> 
 
 
 @functools.cache
-def prepared_report(with_outbox: bool) -> Prepared:
-    """Lock the job if the worker holds it in a status the report is accepted from, write the
-    report and, if the status changed, its event (and outbox message). Returns the former
-    status, or no row when the report does not apply."""
-    now, status = _param("p_now", _TIME), _param("p_status", String)
-    details = _param("p_details", Text)
-    held = (
-        select(jobs.c.id, jobs.c.status)
-        .where(
-            jobs.c.id == _param("p_id", BigInteger),
-            jobs.c.worker == _param("p_worker", String),
-            jobs.c.status == any_(_param("p_from", ARRAY(String))),
+def prepared_reports(with_outbox: bool) -> Prepared:
+    """Apply a batch of reports (one array parameter per `Report` field, `p_from` each
+    report's `accepted_from` joined by commas; at most one report per job): lock, in id
+    order, each job its worker holds in a status its report is accepted from, write the
+    report and, if the status changed, its event (and outbox message). Returns the batch
+    positions (from 1) of the reports applied."""
+    report = (
+        func.unnest(
+            _param("p_id", ARRAY(BigInteger)),
+            _param("p_worker", ARRAY(String)),
+            _param("p_from", ARRAY(String)),
+            _param("p_status", ARRAY(String)),
+            _param("p_details", ARRAY(Text)),
+            _param("p_now", ARRAY(_TIME)),
         )
-        .with_for_update()
+        .table_valued("id", "worker", "accepted", "status", "details", "at", with_ordinality="n")
+        .render_derived(name="report")
+    )
+    held = (
+        select(
+            jobs.c.id,
+            jobs.c.status.label("from_status"),
+            report.c.status.label("to_status"),
+            report.c.details,
+            report.c.at,
+            report.c.n,
+        )
+        .join_from(jobs, report, jobs.c.id == report.c.id)
+        .where(
+            # The ids again, as an array: whatever the plan, the jobs are found by their key.
+            jobs.c.id == any_(_param("p_id", ARRAY(BigInteger))),
+            jobs.c.worker == report.c.worker,
+            jobs.c.status == any_(func.string_to_array(report.c.accepted, literal_column("','"))),
+        )
+        # Locked in one order by every batch: two batches never wait for each other in turn.
+        .order_by(jobs.c.id)
+        .with_for_update(of=jobs)
         .cte("held")
     )
-    moved = held.c.status != status
+    moved = held.c.from_status != held.c.to_status
     written = (
         update(jobs)
         .where(jobs.c.id == held.c.id)
         .values(
-            status=status,
-            last_seen=now,
-            runtime_details=func.coalesce(details, jobs.c.runtime_details),
-            updated_at=case((moved, now), else_=jobs.c.updated_at),
+            status=held.c.to_status,
+            last_seen=held.c.at,
+            runtime_details=func.coalesce(held.c.details, jobs.c.runtime_details),
+            updated_at=case((moved, held.c.at), else_=jobs.c.updated_at),
             version=jobs.c.version + 1,
         )
         .returning(
             jobs.c.id,
             jobs.c.user_job_id,
             jobs.c.worker,
-            held.c.status.label("from_status"),
+            held.c.from_status,
+            held.c.to_status,
+            held.c.details,
+            held.c.at,
+            held.c.n,
         )
         .cte("written")
     )
-    changed, one = written.c.from_status != status, literal(1)
+    w, changed = written.c, written.c.from_status != written.c.to_status
     events = (
         insert(job_events)
         .from_select(
             _EVENT_COLUMNS,
-            select(
-                written.c.id, now, written.c.from_status, status, written.c.worker, details, one
-            ).where(changed),
+            select(w.id, w.at, w.from_status, w.to_status, w.worker, w.details, literal(1)).where(
+                changed
+            ),
         )
         .cte("events")
     )
     ctes = [events]
     if with_outbox:
         messages = select(
-            written.c.id, written.c.user_job_id, status, details, literal(0), now, now
+            w.id, w.user_job_id, w.to_status, w.details, literal(0), w.at, w.at
         ).where(changed)
         ctes.append(insert(outbox).from_select(_OUTBOX_COLUMNS, messages).cte("messages"))
-    return Prepared.of(select(written.c.from_status).add_cte(*ctes))
+    return Prepared.of(select(w.n).add_cte(*ctes))

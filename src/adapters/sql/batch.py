@@ -1,0 +1,93 @@
+"""Group commit: calls that arrive while the database is busy go to it together.
+
+A `Batcher` runs a batch function over the items of concurrent calls. A call that finds fewer
+than `max_in_flight` batches running starts one with everything then waiting (its own item
+included); calls arriving meanwhile wait for the next. So a lone call is sent at once, as
+before, and under load each statement and commit serves many calls: the database's cost per
+call, and the server's (one round trip and one socket write per batch), fall as the load rises.
+
+Two items with the same key never share a batch (the later one waits for the next), so that
+a batch statement touches each row once and same-key items are applied in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Batcher(Generic[T, R]):
+    def __init__(
+        self,
+        run: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
+        *,
+        key: Callable[[T], Hashable],
+        max_size: int = 256,
+        max_in_flight: int = 1,
+    ) -> None:
+        """`run(items)` returns one result per item, in order; what it raises, every call of
+        the batch raises."""
+        self._run = run
+        self._key = key
+        self._max_size = max_size
+        self._max_in_flight = max_in_flight
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()  # strong references to running batches
+
+    async def __call__(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._in_flight < self._max_in_flight:
+            # A task of its own: a caller that is cancelled must not cancel the others' batch.
+            self._in_flight += 1
+            task = asyncio.create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            await self._run_while_waiting()
+        finally:
+            # No await between the last look at `_waiting` and this: a call made after it
+            # starts a batch of its own.
+            self._in_flight -= 1
+
+    async def _run_while_waiting(self) -> None:
+        while self._waiting:
+            batch = self._take()
+            try:
+                results = await self._run([item for item, _ in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
+            except Exception as exc:  # handed to every caller of the batch
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            except BaseException:  # cancelled (shutdown): so are the calls waiting on it
+                for _, future in batch:
+                    future.cancel()
+                raise
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    def _take(self) -> list[tuple[T, asyncio.Future[R]]]:
+        batch: list[tuple[T, asyncio.Future[R]]] = []
+        later: list[tuple[T, asyncio.Future[R]]] = []
+        keys: set[Hashable] = set()
+        for entry in self._waiting:
+            key = self._key(entry[0])
+            if len(batch) < self._max_size and key not in keys:
+                keys.add(key)
+                batch.append(entry)
+            else:
+                later.append(entry)
+        self._waiting = later
+        return batch

@@ -1,0 +1,125 @@
+"""`Batcher`, the group commit of the PostgreSQL store, on a fake batch function: no I/O."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from adapters.sql.batch import Batcher
+
+
+class Gate:
+    """A batch function that records each batch and holds it until released."""
+
+    def __init__(self, *, fail_on: str | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self.release = asyncio.Event()
+        self.fail_on = fail_on
+
+    async def __call__(self, items: Sequence[str]) -> list[str]:
+        self.batches.append(list(items))
+        await self.release.wait()
+        if self.fail_on in items:
+            raise ValueError(f"bad item {self.fail_on}")
+        return [item.upper() for item in items]
+
+
+def first_letter(item: str) -> str:
+    return item[0]
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_lone_call_goes_at_once_and_gets_its_result() -> None:
+    gate = Gate()
+    gate.release.set()
+    batcher = Batcher(gate, key=str)
+    assert await batcher("a") == "A"
+    assert await batcher("b") == "B"  # the first batch is over: a new one starts
+    assert gate.batches == [["a"], ["b"]]
+
+
+async def test_calls_arriving_during_a_batch_go_together_in_the_next() -> None:
+    gate = Gate()
+    batcher = Batcher(gate, key=str)
+    first = asyncio.ensure_future(batcher("a"))
+    await settle()
+    later = [asyncio.ensure_future(batcher(item)) for item in ("b", "c", "d")]
+    await settle()
+    assert gate.batches == [["a"]]  # one batch in flight, the others wait
+    gate.release.set()
+    assert await asyncio.gather(first, *later) == ["A", "B", "C", "D"]
+    assert gate.batches == [["a"], ["b", "c", "d"]]
+
+
+async def test_items_of_one_key_never_share_a_batch_and_keep_their_order() -> None:
+    gate = Gate()
+    gate.release.set()
+    batcher = Batcher(gate, key=first_letter)
+    calls = [batcher(item) for item in ("a1", "b1", "a2", "a3", "b2")]
+    assert await asyncio.gather(*calls) == ["A1", "B1", "A2", "A3", "B2"]
+    assert gate.batches == [["a1", "b1"], ["a2", "b2"], ["a3"]]
+
+
+async def test_a_batch_holds_at_most_max_size_items() -> None:
+    gate = Gate()
+    gate.release.set()
+    batcher = Batcher(gate, key=str, max_size=2)
+    assert await asyncio.gather(*(batcher(c) for c in "abcde")) == list("ABCDE")
+    assert gate.batches == [["a", "b"], ["c", "d"], ["e"]]
+
+
+async def test_max_in_flight_batches_run_at_once() -> None:
+    gate = Gate()
+    batcher = Batcher(gate, key=str, max_in_flight=2)
+    calls = [asyncio.ensure_future(batcher("a"))]
+    await settle()
+    calls.append(asyncio.ensure_future(batcher("b")))
+    await settle()
+    calls.append(asyncio.ensure_future(batcher("c")))
+    await settle()
+    assert gate.batches == [["a"], ["b"]]
+    gate.release.set()
+    assert await asyncio.gather(*calls) == ["A", "B", "C"]
+
+
+async def test_a_failed_batch_fails_each_of_its_calls_and_only_those() -> None:
+    gate = Gate(fail_on="b")
+    batcher = Batcher(gate, key=str)
+    first = asyncio.ensure_future(batcher("a"))
+    await settle()
+    failing = [asyncio.ensure_future(batcher(item)) for item in ("b", "c")]
+    await settle()
+    gate.release.set()
+    assert await first == "A"
+    for call in failing:
+        with pytest.raises(ValueError, match="bad item b"):
+            await call
+    assert await batcher("d") == "D"  # the batcher goes on
+
+
+async def test_a_cancelled_call_does_not_cancel_the_others_in_its_batch() -> None:
+    gate = Gate()
+    batcher = Batcher(gate, key=str)
+    calls = [asyncio.ensure_future(batcher(item)) for item in ("a", "b")]
+    await settle()
+    calls[0].cancel()
+    await settle()
+    gate.release.set()
+    assert await calls[1] == "B"
+    assert calls[0].cancelled()
+    assert gate.batches == [["a", "b"]]  # "a" was sent all the same: it may have applied
+
+
+async def test_a_wrong_number_of_results_is_an_error_for_the_batch() -> None:
+    async def short(items: Sequence[str]) -> list[str]:
+        return list(items)[:-1]
+
+    batcher = Batcher(short, key=str)
+    with pytest.raises(RuntimeError, match="1 results for a batch of 2"):
+        await asyncio.gather(batcher("a"), batcher("b"))
