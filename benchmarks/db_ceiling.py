@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
-from adapters.sql.postgres import Prepared, prepared_claim, prepared_reports
+from adapters.sql.postgres import Prepared, prepared_claims, prepared_reports
 from adapters.sql.url import async_url
 from benchmarks.harness import Backend, fresh_backend
 from benchmarks.preload import preload
@@ -53,9 +53,10 @@ def _sql(statement: Prepared, values: dict[str, str]) -> str:
 def job_script() -> str:
     worker = "('bench-' || :client_id)"
     claim = _sql(
-        prepared_claim(True, False, False),
+        prepared_claims(True, False, False),  # a batch of one, as for a lone pull
         {
-            "p_worker": worker,
+            "p_workers": f"ARRAY[{worker}]",
+            "p_wanted": "ARRAY[1]",
             "p_now": "now()",
             "p_cutoff": "now()",
             "p_environment": "'local'",

@@ -123,3 +123,15 @@ async def test_a_wrong_number_of_results_is_an_error_for_the_batch() -> None:
     batcher = Batcher(short, key=str)
     with pytest.raises(RuntimeError, match="1 results for a batch of 2"):
         await asyncio.gather(batcher("a"), batcher("b"))
+
+
+async def test_without_a_key_any_items_share_a_batch() -> None:
+    gate = Gate()
+    batcher: Batcher[str, str] = Batcher(gate)
+    first = asyncio.ensure_future(batcher("a"))
+    await settle()
+    later = [asyncio.ensure_future(batcher(item)) for item in ("b", "b", "b")]
+    await settle()
+    gate.release.set()
+    assert await asyncio.gather(first, *later) == ["A", "B", "B", "B"]
+    assert gate.batches == [["a"], ["b", "b", "b"]]

@@ -25,12 +25,12 @@ class Batcher(Generic[T, R]):
         self,
         run: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
         *,
-        key: Callable[[T], Hashable],
+        key: Callable[[T], Hashable] | None = None,
         max_size: int = 256,
         max_in_flight: int = 1,
     ) -> None:
         """`run(items)` returns one result per item, in order; what it raises, every call of
-        the batch raises."""
+        the batch raises. Items of one `key` never share a batch (without a key, any may)."""
         self._run = run
         self._key = key
         self._max_size = max_size
@@ -83,7 +83,7 @@ class Batcher(Generic[T, R]):
         later: list[tuple[T, asyncio.Future[R]]] = []
         keys: set[Hashable] = set()
         for entry in self._waiting:
-            key = self._key(entry[0])
+            key = self._key(entry[0]) if self._key else object()
             if len(batch) < self._max_size and key not in keys:
                 keys.add(key)
                 batch.append(entry)

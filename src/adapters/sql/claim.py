@@ -24,6 +24,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     exists,
+    literal,
     or_,
     select,
     text,
@@ -39,9 +40,13 @@ from domain.matching import WorkerOffer
 _TIME = DateTimeUTC(timezone=True)
 
 
-def matching(*, retry_different: bool, by_group: bool, groups_array: bool = False) -> list[Any]:
+def matching(
+    *, retry_different: bool, by_group: bool, groups_array: bool = False, batch: bool = False
+) -> list[Any]:
     """The WHERE clause of a claim. `groups_array`: `p_groups` is one array parameter
-    (`= ANY(...)`, for statements prepared once) rather than an expanding IN list."""
+    (`= ANY(...)`, for statements prepared once) rather than an expanding IN list. `batch`:
+    the claim serves the workers of the array `p_workers`, none of them given a job that any
+    of them tried."""
     c = jobs.c
     conditions = [
         # Literal SQL, not a parameter: only then can a statement prepared once (and SQLite's
@@ -58,10 +63,17 @@ def matching(*, retry_different: bool, by_group: bool, groups_array: bool = Fals
         ),
     ]
     if retry_different:
-        tried = exists().where(
-            job_attempts.c.job_id == c.id, job_attempts.c.worker == bindparam("p_worker")
+        worker = (
+            job_attempts.c.worker == any_(bindparam("p_workers", type_=ARRAY(String)))
+            if batch
+            else job_attempts.c.worker == bindparam("p_worker")
         )
-        conditions.append(~tried)
+        # Only a job claimed before has been tried by anyone: for the others (nearly all),
+        # nothing is looked up. What is, is looked up by key, job by job: OFFSET 0 keeps
+        # PostgreSQL from turning the lookup into a hash of every attempt of the workers
+        # (a scan of the table that a plan made while it was small would keep doing).
+        tried = exists(select(literal(1)).where(job_attempts.c.job_id == c.id, worker).offset(0))
+        conditions.append(or_(c.attempts == 0, ~tried))
     if by_group and groups_array:
         conditions.append(c.job_group == any_(bindparam("p_groups", type_=ARRAY(String))))
     elif by_group:
@@ -79,19 +91,32 @@ def claim_statement(*, retry_different: bool, by_group: bool) -> Any:
     return update(jobs).where(c.id.in_(ids.scalar_subquery())).values(**claimed()).returning(jobs)
 
 
-def picked(*, retry_different: bool, by_group: bool, groups_array: bool = False) -> Any:
+def picked(
+    *, retry_different: bool, by_group: bool, groups_array: bool = False, batch: bool = False
+) -> Any:
     """The ids of up to `p_limit` matching queued jobs, in claim order, that no concurrent
-    claimer holds (PostgreSQL's SKIP LOCKED)."""
+    claimer holds (PostgreSQL's SKIP LOCKED); for a `batch`, with their claim-order columns."""
     c = jobs.c
+    columns = [c.id, *CLAIM_ORDER_COLUMNS] if batch else [c.id]
+    conditions = matching(
+        retry_different=retry_different, by_group=by_group, groups_array=groups_array, batch=batch
+    )
     return (
-        select(c.id)
-        .where(
-            *matching(retry_different=retry_different, by_group=by_group, groups_array=groups_array)
-        )
-        .order_by(c.priority.desc(), c.created_at, c.id)
+        select(*columns)
+        .where(*conditions)
+        .order_by(*claim_order(c))
         .limit(bindparam("p_limit", type_=Integer))
         .with_for_update(skip_locked=True)
     )
+
+
+CLAIM_ORDER_COLUMNS = (jobs.c.priority, jobs.c.created_at)
+
+
+def claim_order(columns: Any) -> list[Any]:
+    """Higher priority first, then the oldest, then the lowest id; `columns`: those of `jobs`
+    or of a selection holding id, priority and created_at."""
+    return [columns.priority.desc(), columns.created_at, columns.id]
 
 
 def claimed() -> dict[str, Any]:
