@@ -201,20 +201,13 @@ _Claimed = tuple[list[Any], bool]
 
 
 class PostgresJobStore(SqlJobStore):
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        pool: Any,
-        *,
-        outbox: bool,
-        reports_in_flight: int = 1,
-        claims_in_flight: int = 1,
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, pool: Any, *, outbox: bool) -> None:
         super().__init__(engine, outbox=outbox)
         self._pool = pool
-        # Calls that arrive while a batch is in the database go together in the next.
-        self._reports = Batcher(self._apply_reports, key=_job_id, max_in_flight=reports_in_flight)
-        self._claims = Batcher(self._claim_passes, max_size=64, max_in_flight=claims_in_flight)
+        # Calls that arrive while a batch of their kind is in the database go together in
+        # the next: one batch of each kind at a time per server process.
+        self._reports = Batcher(self._apply_reports, key=_job_id)
+        self._claims = Batcher(self._claim_passes, max_size=64)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
