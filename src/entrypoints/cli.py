@@ -84,8 +84,9 @@ def _serve(args: argparse.Namespace) -> None:
     print(f"  queue: {_safe_url(settings.queue_db_url)}; files: {_files(settings)}", flush=True)
     if settings.auth_mode == "local":
         data_dir = settings.data_dir
+        command = "uv run jobcloud" if "UV" in os.environ else "jobcloud"  # uv run sets UV
         print(
-            "  worker token: uv run jobcloud token --username NAME --group workers"
+            f"  worker token: {command} token --username NAME --group workers"
             f" --data-dir {data_dir}",
             flush=True,
         )
