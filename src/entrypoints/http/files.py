@@ -14,11 +14,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 from litestar.status_codes import HTTP_201_CREATED
 
+from adapters.wire.decode import TransferRequestOut, transfer_out
 from domain.jobs import FileKind
 from domain.use_cases.files import DownloadFile, DownloadRequest, UploadFile, UploadRequest
 from domain.workers import Principal
 from entrypoints.http.multipart import file_parts
-from entrypoints.http.schemas import TransferRequestOut, transfer_out
 from entrypoints.settings import Settings
 
 

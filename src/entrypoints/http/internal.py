@@ -7,9 +7,9 @@ from litestar import Controller, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
+from adapters.wire.decode import Queued, SubmittedJob, to_new_job
 from domain.use_cases.submit import SubmitJob
 from entrypoints.http.auth import InternalCaller
-from entrypoints.http.schemas import Queued, SubmittedJob, to_new_job
 
 
 class InternalController(Controller):

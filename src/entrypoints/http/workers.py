@@ -10,12 +10,12 @@ from litestar import Controller, MediaType, Response, get, put
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
+from adapters.wire.decode import job_specs
 from domain.jobs import Status
 from domain.matching import WorkerOffer
 from domain.use_cases.pull import PullJobs
 from domain.use_cases.report import JobStatus, ReportStatus
 from domain.workers import Principal
-from entrypoints.http.schemas import job_specs
 
 NonNegative = Annotated[int, QueryParameter(ge=0)]
 Text = FromQuery[str | None]

@@ -1,4 +1,6 @@
-"""The DECODE wire shapes (msgspec Structs) and their translation to and from the domain."""
+"""The DECODE worker-API wire shapes (msgspec Structs) and their translation to and from the
+domain: imported by the server's controllers and by its clients (the worker agent), never the
+reverse."""
 
 from __future__ import annotations
 
