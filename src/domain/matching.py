@@ -1,4 +1,4 @@
-"""Which queued jobs a worker may take, and in which order (DESIGN.md "Matching").
+"""Which queued jobs a worker may take, and in which order (docs/architecture.md, "Matching").
 
 The SQL stores implement the same rules as queries; the store contract suite runs them
 against this reference through the in-memory store.
@@ -6,8 +6,10 @@ against this reference through the in-memory store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from domain.jobs import Environment, Job, Status
 
@@ -57,6 +59,33 @@ def matches(job: Job, offer: WorkerOffer, now: datetime, *, retry_different: boo
     )
 
 
-def claim_order(job: Job, offer: WorkerOffer) -> tuple[bool, int, datetime, int]:
-    """Sort key: jobs of the worker's groups first, then priority, then oldest, then id."""
-    return (job.group not in offer.groups, -job.priority, job.created_at, job.id)
+@dataclass(frozen=True, slots=True)
+class OrderKey:
+    """One key of the claim order: a job attribute (and column) and its direction."""
+
+    field: str
+    descending: bool = False
+
+
+CLAIM_ORDER: tuple[OrderKey, ...] = (
+    OrderKey("priority", descending=True),
+    OrderKey("created_at"),
+    OrderKey("id"),
+)
+"""The claim order, declared once (docs/architecture.md, "Where each rule lives"): higher
+priority first, then the oldest, then the lowest id. Jobs of the worker's groups come before
+all of these (`claim_order`; the stores claim in two passes). Read by the in-memory store, the
+SQL claim statements (`adapters.sql.claim.claim_order`) and the partial claim-order indexes
+(`adapters.sql.tables`; the migration restates them and `tests/contract/test_sql_schema.py`
+ties it to this)."""
+
+
+def order_values(values: Callable[[str], Any]) -> tuple[Any, ...]:
+    """The claim-order sort key of one job or row; `values(field)` reads a field. Descending
+    keys are numbers (negated)."""
+    return tuple(-values(k.field) if k.descending else values(k.field) for k in CLAIM_ORDER)
+
+
+def claim_order(job: Job, offer: WorkerOffer) -> tuple[Any, ...]:
+    """Sort key: jobs of the worker's groups first, then `CLAIM_ORDER`."""
+    return (job.group not in offer.groups, *order_values(lambda field: getattr(job, field)))

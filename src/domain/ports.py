@@ -19,11 +19,11 @@ class Clock(Protocol):
 
 
 class JobStore(Protocol):
-    """Persistent jobs, their events and the status outbox.
+    """Persistent jobs and claims. Every method is one transaction.
 
-    Every method is one transaction. Events passed to `save`/recorded by `claim` are stored
-    with the job change, and those with `notify` also go to the outbox in that transaction
-    (when the store was built with an outbox).
+    The events of `save`/`claim`/`apply_report` are recorded with the job change, and those
+    with `notify` also go to the outbox in that same transaction (when the store was built
+    with an outbox): what `EventLog` and `Outbox` read back.
     """
 
     async def add(self, new: NewJob, now: datetime) -> Job: ...
@@ -37,7 +37,8 @@ class JobStore(Protocol):
     ) -> list[Job]:
         """Atomically move up to `limit` matching queued jobs to `pulled` for the worker.
 
-        Matching and order as `domain.matching`; no job is ever handed to two workers.
+        Matching as `domain.matching.matches`, order as `domain.matching.CLAIM_ORDER`; no job
+        is ever handed to two workers.
         """
         ...
 
@@ -59,12 +60,21 @@ class JobStore(Protocol):
         """Active jobs whose lease is older than `lease`."""
         ...
 
+
+class EventLog(Protocol):
+    """The recorded transitions of jobs (written by `JobStore` with each change)."""
+
     async def events(self, job_id: int) -> list[JobEvent]:
         """The job's transitions, oldest first."""
         ...
 
+
+class Outbox(Protocol):
+    """Status updates for the user side, written by `JobStore` in the transaction of the
+    change they report; read and settled here by the deliverer."""
+
     async def pending_updates(self, now: datetime, limit: int) -> list[StatusUpdate]:
-        """Outbox messages due for delivery: per job only the oldest undelivered one."""
+        """Messages due for delivery: per job only the oldest undelivered one."""
         ...
 
     async def delivered(self, message_id: int) -> None: ...
@@ -75,6 +85,8 @@ class JobStore(Protocol):
         """Forget the job's undelivered messages (the user side deleted the job)."""
         ...
 
+
+class Health(Protocol):
     async def ping(self) -> None:
         """Raise Unavailable unless the database answers."""
         ...

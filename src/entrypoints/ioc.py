@@ -1,15 +1,14 @@
-"""The composition root: settings -> adapters -> use cases, chosen by plain `if`s on settings."""
+"""The composition root of the core: settings -> adapters -> use cases, chosen by plain `if`s
+on settings. No web framework here: the HTTP apps add their own providers
+(`entrypoints.http.ioc`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from dishka import AsyncContainer, Provider, Scope, make_async_container, provide
-from dishka.integrations.litestar import LitestarProvider
-from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.auth.local import LocalIssuer
@@ -18,26 +17,29 @@ from adapters.clock import SystemClock
 from adapters.files.local import LocalFileStore
 from adapters.files.s3 import S3FileStore, make_s3_client
 from adapters.sql.engine import create_engine
+from adapters.sql.events import SqlEventLog, SqlHealth
+from adapters.sql.outbox import SqlOutbox
 from adapters.sql.postgres import postgres_store
 from adapters.sql.store import SqlJobStore
 from adapters.sql.url import async_url, is_sqlite
 from adapters.userapi.client import UserApiStatusSink
 from domain.policy import QueuePolicy
-from domain.ports import Clock, FileStore, JobStore, StatusSink, TokenVerifier
+from domain.ports import (
+    Clock,
+    EventLog,
+    FileStore,
+    Health,
+    JobStore,
+    Outbox,
+    StatusSink,
+    TokenVerifier,
+)
 from domain.use_cases.files import DownloadFile, DownloadRequest, UploadFile, UploadRequest
 from domain.use_cases.forwarding import ForwardUpdates
 from domain.use_cases.leases import SweepLeases
 from domain.use_cases.pull import PullJobs
 from domain.use_cases.report import JobStatus, ReportStatus
 from domain.use_cases.submit import SubmitJob
-from domain.workers import Principal
-from entrypoints.http.auth import (
-    AccessInfo,
-    InternalCaller,
-    LocalJwks,
-    authenticate,
-    check_api_key,
-)
 from entrypoints.settings import Settings
 
 
@@ -96,6 +98,18 @@ class SqlProvider(Provider):
         async with postgres_store(engine, size=s.pool_size, outbox=with_outbox) as store:
             yield store
 
+    @provide
+    def events(self, engine: AsyncEngine) -> EventLog:
+        return SqlEventLog(engine)
+
+    @provide
+    def outbox(self, engine: AsyncEngine) -> Outbox:
+        return SqlOutbox(engine)
+
+    @provide
+    def health(self, engine: AsyncEngine) -> Health:
+        return SqlHealth(engine)
+
 
 class FilesProvider(Provider):
     scope = Scope.APP
@@ -142,49 +156,6 @@ class AuthProvider(Provider):
             )
         return local.verifier()
 
-    @provide
-    def local_jwks(self, s: Settings, local: LocalIssuer) -> LocalJwks:
-        return LocalJwks(local.jwks() if s.auth_mode == "local" else None)
-
-    @provide
-    def access_info(self, s: Settings) -> AccessInfo:
-        document: dict[str, Any] = {
-            "cognito": {
-                "user_pool_id": s.cognito_user_pool_id,
-                "client_id": s.cognito_client_id,
-                "region": s.cognito_region,
-            }
-        }
-        if s.auth_mode == "oidc":
-            document["oidc"] = {
-                "jwks_url": s.jwt_jwks_url,
-                "issuer": s.jwt_issuer,
-                "audience": s.jwt_audience,
-            }
-        if s.auth_mode == "local":
-            document["local"] = {
-                "jwks_path": "/.well-known/jwks.json",
-                "issuer": LocalIssuer.ISSUER,
-                "token_command": "jobcloud token --username NAME --group workers",
-            }
-        return AccessInfo(document)
-
-    @provide(scope=Scope.REQUEST)
-    async def principal(
-        self,
-        request: Request,  # type: ignore[type-arg]
-        verifier: TokenVerifier,
-    ) -> Principal:
-        return await authenticate(request, verifier)
-
-    @provide(scope=Scope.REQUEST)
-    def internal_caller(
-        self,
-        request: Request,  # type: ignore[type-arg]
-        s: Settings,
-    ) -> InternalCaller:
-        return check_api_key(request, s.internal_api_key_secret)
-
 
 class SinkProvider(Provider):
     scope = Scope.APP
@@ -214,7 +185,9 @@ def use_case_provider() -> Provider:
     return provider
 
 
-def providers(settings: Settings) -> list[Provider]:
+def core_providers(settings: Settings) -> list[Provider]:
+    """What every program needs; each program adds its own (the HTTP apps:
+    `entrypoints.http.ioc`), so the scheduler carries no web framework."""
     return [
         SettingsProvider(settings),
         SqlProvider(),
@@ -222,9 +195,9 @@ def providers(settings: Settings) -> list[Provider]:
         AuthProvider(),
         SinkProvider(),
         use_case_provider(),
-        LitestarProvider(),
     ]
 
 
 def make_container(settings: Settings, *extra: Provider) -> AsyncContainer:
-    return make_async_container(*providers(settings), *extra)
+    """The core container (scheduler, CLI); `extra` providers may override."""
+    return make_async_container(*core_providers(settings), *extra)

@@ -16,10 +16,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.engine import create_engine
+from adapters.sql.events import SqlEventLog, SqlHealth
 from adapters.sql.migrate import upgrade
+from adapters.sql.outbox import SqlOutbox
 from adapters.sql.postgres import postgres_store
 from adapters.sql.store import SqlJobStore
 from adapters.sql.url import async_url
+from domain.ports import EventLog, Health, Outbox
 from tests.fakes.store import InMemoryJobStore
 
 POSTGRES_URL = os.environ.get(
@@ -116,3 +119,18 @@ async def store_for(
         ) as store,
     ):
         yield store
+
+
+def event_log_of(store: Any) -> EventLog:
+    """The EventLog beside `store`: the in-memory store is its own; SQL reads the same tables."""
+    return store if isinstance(store, InMemoryJobStore) else SqlEventLog(store._engine)
+
+
+def outbox_of(store: Any) -> Outbox:
+    """The Outbox beside `store` (see `event_log_of`)."""
+    return store if isinstance(store, InMemoryJobStore) else SqlOutbox(store._engine)
+
+
+def health_of(store: Any) -> Health:
+    """The Health probe beside `store` (see `event_log_of`)."""
+    return store if isinstance(store, InMemoryJobStore) else SqlHealth(store._engine)

@@ -27,7 +27,7 @@ from domain.jobs import (
 )
 from domain.matching import WorkerOffer
 from domain.ports import JobStore
-from tests.contract.sql_support import BACKENDS, store_for
+from tests.contract.sql_support import BACKENDS, event_log_of, health_of, outbox_of, store_for
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 _user_ids = itertools.count(1)
@@ -209,7 +209,7 @@ async def test_events_are_recorded_in_order(store: JobStore) -> None:
     for n, status in enumerate((Status.RUNNING, Status.RUNNING, Status.FINISHED), start=1):
         current = await store.get(job.id)
         await store.save(current, current.report("w1", status, T0 + timedelta(seconds=n), f"s{n}"))
-    events = await store.events(job.id)
+    events = await event_log_of(store).events(job.id)
     assert [(e.from_status, e.to_status) for e in events] == [
         (Status.QUEUED, Status.PULLED),
         (Status.PULLED, Status.RUNNING),
@@ -232,35 +232,36 @@ async def _history(store: JobStore, worker: str) -> Job:
 async def test_outbox_is_ordered_per_job_and_redelivers(store: JobStore) -> None:
     a = await _history(store, "w1")
     b = await _history(store, "w2")
-    due = await store.pending_updates(T0, 10)
+    due = await outbox_of(store).pending_updates(T0, 10)
     assert [(u.job_id, u.status) for u in due] == [(a.id, Status.PULLED), (b.id, Status.PULLED)]
     assert due[0].user_job_id == a.spec.meta.job_id
-    await store.retry_later(due[0].message_id, T0 + timedelta(seconds=30), "down")
-    await store.delivered(due[1].message_id)
-    due = await store.pending_updates(T0, 10)
+    await outbox_of(store).retry_later(due[0].message_id, T0 + timedelta(seconds=30), "down")
+    await outbox_of(store).delivered(due[1].message_id)
+    due = await outbox_of(store).pending_updates(T0, 10)
     assert [(u.job_id, u.status) for u in due] == [(b.id, Status.RUNNING)]
-    due = await store.pending_updates(T0 + timedelta(seconds=30), 10)
+    due = await outbox_of(store).pending_updates(T0 + timedelta(seconds=30), 10)
     assert [(u.job_id, u.status, u.attempts) for u in due] == [
         (a.id, Status.PULLED, 1),
         (b.id, Status.RUNNING, 0),
     ]
-    await store.drop_updates(a.id)
-    assert [u.job_id for u in await store.pending_updates(T0 + timedelta(days=1), 10)] == [b.id]
+    await outbox_of(store).drop_updates(a.id)
+    assert [
+        u.job_id for u in await outbox_of(store).pending_updates(T0 + timedelta(days=1), 10)
+    ] == [b.id]
 
 
 async def test_no_outbox_rows_without_a_user_api(backend: str, tmp_path: Path) -> None:
     async with store_for(backend, tmp_path, outbox=False) as store:
         await _history(store, "w1")
-        assert await store.pending_updates(T0 + timedelta(days=1), 10) == []
-        await store.ping()
+        assert await outbox_of(store).pending_updates(T0 + timedelta(days=1), 10) == []
 
 
 async def test_canceled_events_can_skip_the_outbox(store: JobStore) -> None:
     job = await add(store)
     current = await store.get(job.id)
     await store.save(current, current.cancel(T0, "deleted by the user"))
-    assert await store.pending_updates(T0, 10) == []
-    assert [e.to_status for e in await store.events(job.id)] == [Status.CANCELED]
+    assert await outbox_of(store).pending_updates(T0, 10) == []
+    assert [e.to_status for e in await event_log_of(store).events(job.id)] == [Status.CANCELED]
 
 
 async def test_concurrent_claimers_never_share_a_job(backend: str, tmp_path: Path) -> None:
@@ -280,3 +281,7 @@ async def test_concurrent_claimers_never_share_a_job(backend: str, tmp_path: Pat
         await asyncio.gather(*(claimer(n) for n in range(50)))
         assert len(seen) == jobs
         assert len(set(seen)) == jobs
+
+
+async def test_the_health_probe_answers_while_the_database_does(store: JobStore) -> None:
+    await health_of(store).ping()

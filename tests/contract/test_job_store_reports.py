@@ -17,7 +17,7 @@ from domain.jobs import Job, Report, Status
 from domain.ports import JobStore
 from domain.use_cases.report import ReportStatus
 from domain.workers import Principal
-from tests.contract.sql_support import pg_engine, pg_schema, store_for
+from tests.contract.sql_support import event_log_of, outbox_of, pg_engine, pg_schema, store_for
 from tests.contract.test_job_store import T0, add, backend, claim, offer, store
 
 __all__ = ["backend", "store"]  # the fixtures, shared with the main suite
@@ -54,7 +54,7 @@ async def test_a_move_writes_the_job_its_event_and_its_message(store: JobStore) 
     assert (after.runtime_details, after.attempts) == ("step 1", before.attempts)
     with pytest.raises(ConcurrentUpdate):  # the version moved on
         await store.save(before, None)
-    last = (await store.events(before.id))[-1]
+    last = (await event_log_of(store).events(before.id))[-1]
     assert (last.from_status, last.to_status, last.worker, last.details, last.at) == (
         Status.PULLED,
         Status.RUNNING,
@@ -62,12 +62,12 @@ async def test_a_move_writes_the_job_its_event_and_its_message(store: JobStore) 
         "step 1",
         LATER,
     )
-    messages = await store.pending_updates(LATER, 10)
+    messages = await outbox_of(store).pending_updates(LATER, 10)
     assert [(m.status, m.runtime_details, m.user_job_id) for m in messages] == [
         (Status.PULLED, None, before.spec.meta.job_id)  # per job, the oldest first
     ]
-    await store.delivered(messages[0].message_id)
-    [message] = await store.pending_updates(LATER, 10)
+    await outbox_of(store).delivered(messages[0].message_id)
+    [message] = await outbox_of(store).pending_updates(LATER, 10)
     assert (message.status, message.runtime_details) == (Status.RUNNING, "step 1")
 
 
@@ -83,7 +83,7 @@ async def test_a_keep_alive_renews_the_lease_and_records_nothing(store: JobStore
     assert after.updated_at == before.updated_at
     assert await store.apply_report(Report(before.id, "w1", Status.PULLED, LATER))
     assert (await store.get(before.id)).runtime_details == "alive"  # None keeps them
-    assert [e.to_status for e in await store.events(before.id)] == [Status.PULLED]
+    assert [e.to_status for e in await event_log_of(store).events(before.id)] == [Status.PULLED]
 
 
 async def test_refused_reports_change_nothing(store: JobStore) -> None:
@@ -100,7 +100,7 @@ async def test_refused_reports_change_nothing(store: JobStore) -> None:
     for report in refused:
         assert not await store.apply_report(report)
     assert [await store.get(job.id), await store.get(queued.id)] == before
-    assert len(await store.events(job.id)) == 2
+    assert len(await event_log_of(store).events(job.id)) == 2
 
 
 async def test_a_canceled_job_refuses_its_worker(store: JobStore) -> None:
@@ -125,7 +125,7 @@ async def test_concurrent_reports_leave_one_consistent_history(
             return_exceptions=True,
         )
         assert all(o is None or isinstance(o, IllegalTransition) for o in outcomes), outcomes
-        events = await store.events(job.id)
+        events = await event_log_of(store).events(job.id)
         # Every status change is one event, chained from the previous one: none was lost
         # or written from a stale read.
         for earlier, later in itertools.pairwise(events):
@@ -153,7 +153,7 @@ async def test_reports_arriving_together_are_each_applied_or_refused_on_their_ow
     got = [await store.get(job.id) for job in jobs]
     assert [job.status for job in got] == [Status.FINISHED] + [Status.RUNNING] * 11
     assert [job.runtime_details for job in got[1:]] == [f"d{n}" for n in range(1, 12)]
-    assert [e.to_status for e in await store.events(jobs[0].id)] == [
+    assert [e.to_status for e in await event_log_of(store).events(jobs[0].id)] == [
         Status.PULLED,
         Status.RUNNING,
         Status.FINISHED,

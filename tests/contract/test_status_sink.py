@@ -23,6 +23,7 @@ from domain.transfers import StatusUpdate
 from domain.use_cases.forwarding import BACKOFF_MAX, ForwardUpdates
 from domain.use_cases.report import ReportStatus
 from domain.workers import Principal
+from tests.contract.sql_support import outbox_of
 from tests.contract.userapi_server import UserApiServer
 from tests.fakes.clock import FakeClock
 from tests.fakes.store import InMemoryJobStore
@@ -54,6 +55,10 @@ def update(
     return StatusUpdate(
         message_id=1, job_id=7, user_job_id=user_job_id, status=status, runtime_details=details
     )
+
+
+def forwarder(store: Any, clock: FakeClock, sink: UserApiStatusSink) -> ForwardUpdates:
+    return ForwardUpdates(store, outbox_of(store), clock, sink)
 
 
 def free_port() -> int:
@@ -197,7 +202,7 @@ async def run_jobs(store: InMemoryJobStore, clock: FakeClock, user_ids: list[int
 async def drain(forward: ForwardUpdates, clock: FakeClock, store: InMemoryJobStore) -> None:
     for _ in range(100):
         await forward()
-        if not await store.pending_updates(clock.now() + BACKOFF_MAX, 1):
+        if not await outbox_of(store).pending_updates(clock.now() + BACKOFF_MAX, 1):
             return
         clock.advance(BACKOFF_MAX.total_seconds())
     raise AssertionError("the outbox never drained")
@@ -220,7 +225,9 @@ async def test_forwarding_survives_a_user_api_outage_in_order(
     await run_jobs(store, clock, user_ids)
     server.script = lambda request, index: (503, "") if index < 7 else (204, "")
 
-    await drain(ForwardUpdates(store, clock, sink_for(http, server.url)), clock, store)
+    await drain(
+        ForwardUpdates(store, outbox_of(store), clock, sink_for(http, server.url)), clock, store
+    )
 
     expected = ["pulled", "preprocessing", "running", "postprocessing", "finished"]
     assert accepted(server) == dict.fromkeys(user_ids, expected)
@@ -238,10 +245,12 @@ async def test_forwarding_while_the_server_is_not_even_listening(
 ) -> None:
     store, clock = InMemoryJobStore(), FakeClock()
     await run_jobs(store, clock, [5])
-    forward = ForwardUpdates(store, clock, sink_for(http, f"http://127.0.0.1:{free_port()}"))
+    forward = ForwardUpdates(
+        store, outbox_of(store), clock, sink_for(http, f"http://127.0.0.1:{free_port()}")
+    )
 
     assert await forward() == 0
-    [pending] = await store.pending_updates(clock.now() + BACKOFF_MAX, 10)
+    [pending] = await outbox_of(store).pending_updates(clock.now() + BACKOFF_MAX, 10)
     assert (pending.status, pending.attempts) == (Status.PULLED, 1)
 
 
@@ -261,7 +270,9 @@ async def test_a_404_cancels_the_job_and_the_worker_is_told_to_stop(
         (404, "") if request.json()["job_id"] == 666 else (204, "")
     )
 
-    await drain(ForwardUpdates(store, clock, sink_for(http, server.url)), clock, store)
+    await drain(
+        ForwardUpdates(store, outbox_of(store), clock, sink_for(http, server.url)), clock, store
+    )
 
     assert (await store.get(gone.id)).status is Status.CANCELED
     assert (await store.get(kept.id)).status is Status.PULLED
@@ -279,7 +290,11 @@ async def test_a_lost_answer_is_sent_again_at_least_once_in_order(
     # The first update is accepted, but the answer comes too late: the client times out.
     server.delay_for = lambda index: 5.0 if index == 0 else 0.0
 
-    await drain(ForwardUpdates(store, clock, sink_for(http, server.url, 0.3)), clock, store)
+    await drain(
+        ForwardUpdates(store, outbox_of(store), clock, sink_for(http, server.url, 0.3)),
+        clock,
+        store,
+    )
 
     assert accepted(server) == {
         7: ["pulled", "pulled", "preprocessing", "running", "postprocessing", "finished"]

@@ -9,9 +9,9 @@ from dishka import Provider, Scope, provide
 from litestar.testing import AsyncTestClient
 
 from domain.errors import Unavailable
-from domain.ports import JobStore
+from domain.ports import Health, JobStore
 from entrypoints.http.app import create_app
-from entrypoints.ioc import make_container
+from entrypoints.http.ioc import make_http_container
 from entrypoints.settings import Settings
 from tests.conftest import TokenFactory
 from tests.fakes.store import InMemoryJobStore
@@ -30,11 +30,15 @@ class DownStoreProvider(Provider):
     def store(self) -> JobStore:
         return DownStore()
 
+    @provide(scope=Scope.APP, override=True)
+    def health(self) -> Health:
+        return DownStore()
+
 
 async def test_ready_is_503_while_the_database_is_down(
     settings: Settings, auth: TokenFactory
 ) -> None:
-    app = create_app(settings, container=make_container(settings, DownStoreProvider()))
+    app = create_app(settings, container=make_http_container(settings, DownStoreProvider()))
     async with AsyncTestClient(app) as client:
         assert (await client.get("/health")).status_code == 200
         ready = await client.get("/ready")

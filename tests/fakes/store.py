@@ -1,4 +1,7 @@
-"""The in-memory job store: the reference the SQL stores are held to by the contract suite."""
+"""The in-memory queue: the reference the SQL adapters are held to by the contract suites.
+
+One object serves the four queue ports (JobStore, EventLog, Outbox, Health), as the SQL
+adapters serve them from one database."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ async def test_every_update_is_delivered_in_order_per_job(
     await job_with_history(store, clock, 20, Status.PREPROCESSING, Status.ERROR)
     sink = FakeSink()
 
-    assert await run_until_idle(ForwardUpdates(store, clock, sink)) == 6
+    assert await run_until_idle(ForwardUpdates(store, store, clock, sink)) == 6
 
     assert sink.delivered_by_job() == {
         10: ["pulled", "running", "finished"],
@@ -68,7 +68,7 @@ async def test_one_round_sends_at_most_one_update_per_job(
 ) -> None:
     await job_with_history(store, clock, 10, Status.RUNNING, Status.FINISHED)
     sink = FakeSink()
-    forward = ForwardUpdates(store, clock, sink)
+    forward = ForwardUpdates(store, store, clock, sink)
     assert await forward() == 1
     assert [u.status for u in sink.delivered] == [Status.PULLED]
 
@@ -80,7 +80,7 @@ async def test_unavailable_retries_later_with_backoff_and_holds_back_the_job(
     await job_with_history(store, clock, 20)
     down = {10}
     sink = FakeSink(lambda u: "down" if u.user_job_id in down else "ok")
-    forward = ForwardUpdates(store, clock, sink)
+    forward = ForwardUpdates(store, store, clock, sink)
 
     assert await forward() == 1  # job 20 is not held back by job 10
     assert sink.delivered_by_job() == {20: ["pulled"]}
@@ -110,7 +110,7 @@ async def test_not_found_cancels_the_job_and_drops_its_updates(
     other = await job_with_history(store, clock, 20, Status.RUNNING)
     sink = FakeSink(lambda u: "gone" if u.user_job_id == 10 else "ok")
 
-    await run_until_idle(ForwardUpdates(store, clock, sink))
+    await run_until_idle(ForwardUpdates(store, store, clock, sink))
 
     assert (await store.get(job_id)).status is Status.CANCELED
     assert [u.status.value for u in sink.attempts if u.user_job_id == 10] == ["pulled"]
@@ -132,7 +132,7 @@ async def test_not_found_for_a_finished_job_leaves_it_finished(
 ) -> None:
     job_id = await job_with_history(store, clock, 10, Status.FINISHED)
     sink = FakeSink(lambda u: "gone")
-    await run_until_idle(ForwardUpdates(store, clock, sink))
+    await run_until_idle(ForwardUpdates(store, store, clock, sink))
     assert (await store.get(job_id)).status is Status.FINISHED
     assert await store.pending_updates(clock.now() + timedelta(days=1), 100) == []
 
@@ -143,7 +143,7 @@ async def test_a_rejected_update_is_dropped_and_the_job_s_later_updates_still_fl
     await job_with_history(store, clock, 10, Status.PREPROCESSING, Status.RUNNING)
     sink = FakeSink(lambda u: "refused" if u.status is Status.PREPROCESSING else "ok")
 
-    await run_until_idle(ForwardUpdates(store, clock, sink))
+    await run_until_idle(ForwardUpdates(store, store, clock, sink))
 
     assert sink.delivered_by_job() == {10: ["pulled", "running"]}
     assert [u.status for u in sink.attempts] == [

@@ -102,7 +102,7 @@ class QueueMachine(RuleBasedStateMachine):
         self.pull = PullJobs(self.store, self.clock, policy)
         self.report = ReportStatus(self.store, self.clock)
         self.sweep = SweepLeases(self.store, self.clock, policy)
-        self.forward = ForwardUpdates(self.store, self.clock, self.sink)
+        self.forward = ForwardUpdates(self.store, self.store, self.clock, self.sink)
 
     @rule(target=jobs, priority=st.integers(0, 3))
     def submit(self, priority: int) -> int:

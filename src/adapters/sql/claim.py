@@ -30,12 +30,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from adapters.sql.codec import job_from_row
 from adapters.sql.tables import QUEUED_SQL, job_attempts, jobs
 from domain.jobs import Job, Status
-from domain.matching import WorkerOffer
+from domain.matching import CLAIM_ORDER, WorkerOffer, order_values
 
 _TIME = DateTimeUTC(timezone=True)
 
@@ -110,13 +110,15 @@ def picked(
     )
 
 
-CLAIM_ORDER_COLUMNS = (jobs.c.priority, jobs.c.created_at)
+CLAIM_ORDER_COLUMNS = tuple(jobs.c[key.field] for key in CLAIM_ORDER if key.field != "id")
 
 
 def claim_order(columns: Any) -> list[Any]:
-    """Higher priority first, then the oldest, then the lowest id; `columns`: those of `jobs`
-    or of a selection holding id, priority and created_at."""
-    return [columns.priority.desc(), columns.created_at, columns.id]
+    """`domain.matching.CLAIM_ORDER` as ORDER BY terms; `columns`: those of `jobs` or of a
+    selection holding id and `CLAIM_ORDER_COLUMNS`."""
+    return [
+        columns[key.field].desc() if key.descending else columns[key.field] for key in CLAIM_ORDER
+    ]
 
 
 def claimed() -> dict[str, Any]:
@@ -146,7 +148,7 @@ async def claim_in_passes(offer: WorkerOffer, limit: int, claim_pass: ClaimPass)
             break
         rows = await claim_pass(groups, wanted)
         # RETURNING has no order: put the claimed rows back in claim order.
-        ordered = sorted(rows, key=lambda r: (-r["priority"], r["created_at"], r["id"]))
+        ordered = sorted(rows, key=lambda row: order_values(row.__getitem__))
         claimed.extend(job_from_row(row) for row in ordered)
     for job in claimed:
         job.tried_by = job.tried_by | {offer.worker}
@@ -173,8 +175,7 @@ def claim_params(
     return params
 
 
-def insert_ignore(dialect: str, table: Table) -> Any:
-    """INSERT that skips rows whose key exists (a worker re-claiming a job it tried)."""
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
+def insert_ignore(table: Table) -> Any:
+    """SQLite's INSERT that skips rows whose key exists (a worker re-claiming a job it tried).
+    PostgreSQL's claim records its attempts in its own statement (`prepared_claims`)."""
     return sqlite.insert(table).on_conflict_do_nothing()

@@ -1,34 +1,31 @@
-"""The JobStore port on SQL (SQLite or PostgreSQL). Every method is one transaction."""
+"""The JobStore port on SQL: SQLite, and PostgreSQL off its hot path (`adapters.sql.postgres`
+subclasses it). Every method is one transaction."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, bindparam, delete, func, insert, literal, select, text, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy import BigInteger, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.claim import claim_in_passes, claim_params, claim_statement, insert_ignore
 from adapters.sql.codec import (
-    event_from_row,
     event_row,
     job_from_row,
     new_job_row,
     outbox_row,
-    update_from_row,
 )
+from adapters.sql.engine import transaction
 from adapters.sql.tables import ACTIVE_SQL, job_attempts, job_events, jobs, outbox
-from domain.errors import ConcurrentUpdate, JobNotFound, Unavailable
+from domain.errors import ConcurrentUpdate, JobNotFound
 from domain.jobs import Job, JobEvent, NewJob, Report, Status
 from domain.matching import WorkerOffer
-from domain.transfers import StatusUpdate
 
 T = TypeVar("T")
 _CLAIM_ATTEMPTS = 5
@@ -42,14 +39,8 @@ class SqlJobStore:
         self._with_outbox = outbox
         self._dialect: str = self._engine.dialect.name
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction; database outages become Unavailable."""
-        try:
-            async with self._engine.begin() as connection:
-                yield connection
-        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
-            raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
+    def _tx(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return transaction(self._engine)
 
     async def add(self, new: NewJob, now: datetime) -> Job:
         async with self._tx() as s:
@@ -69,18 +60,8 @@ class SqlJobStore:
     async def claim(
         self, offer: WorkerOffer, limit: int, now: datetime, *, retry_different: bool
     ) -> list[Job]:
-        for attempt in range(_CLAIM_ATTEMPTS):
-            try:
-                return await self._claim(offer, limit, now, retry_different)
-            except DBAPIError as exc:
-                if not _lock_timeout(exc) or attempt == _CLAIM_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0.01 * (attempt + 1))
-        return []
-
-    async def _claim(
-        self, offer: WorkerOffer, limit: int, now: datetime, retry_different: bool
-    ) -> list[Job]:
+        # SQLite serialises writers: one UPDATE ... RETURNING is atomic, no lock waits to
+        # retry. (PostgreSQL's claim is `PostgresJobStore.claim`.)
         async with self._tx() as s:
 
             async def claim_pass(groups: frozenset[str] | None, wanted: int) -> Sequence[Any]:
@@ -99,7 +80,7 @@ class SqlJobStore:
         self, s: AsyncConnection, claimed: Sequence[Job], worker: str, now: datetime
     ) -> None:
         await s.execute(
-            insert_ignore(self._dialect, job_attempts),
+            insert_ignore(job_attempts),
             [{"job_id": job.id, "worker": worker} for job in claimed],
         )
         events = [JobEvent(job.id, now, Status.QUEUED, Status.PULLED, worker) for job in claimed]
@@ -183,53 +164,6 @@ class SqlJobStore:
             rows = (await s.execute(statement)).mappings().all()
         return [job_from_row(row) for row in rows]
 
-    async def events(self, job_id: int) -> list[JobEvent]:
-        async with self._tx() as s:
-            rows = (
-                (
-                    await s.execute(
-                        select(job_events)
-                        .where(job_events.c.job_id == job_id)
-                        .order_by(job_events.c.id)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-        return [event_from_row(row) for row in rows]
-
-    async def pending_updates(self, now: datetime, limit: int) -> list[StatusUpdate]:
-        oldest = select(func.min(outbox.c.id)).group_by(outbox.c.job_id)
-        statement = (
-            select(outbox)
-            .where(outbox.c.id.in_(oldest), outbox.c.next_attempt_at <= now)
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
-        async with self._tx() as s:
-            rows = (await s.execute(statement)).mappings().all()
-        return [update_from_row(row) for row in rows]
-
-    async def delivered(self, message_id: int) -> None:
-        async with self._tx() as s:
-            await s.execute(delete(outbox).where(outbox.c.id == message_id))
-
-    async def retry_later(self, message_id: int, at: datetime, error: str) -> None:
-        async with self._tx() as s:
-            await s.execute(
-                update(outbox)
-                .where(outbox.c.id == message_id)
-                .values(attempts=outbox.c.attempts + 1, next_attempt_at=at, last_error=error[:1000])
-            )
-
-    async def drop_updates(self, job_id: int) -> None:
-        async with self._tx() as s:
-            await s.execute(delete(outbox).where(outbox.c.job_id == job_id))
-
-    async def ping(self) -> None:
-        async with self._tx() as s:
-            await s.execute(select(literal(1)))
-
 
 # Statements of the hot path, built once: SQLAlchemy neither rebuilds nor re-keys them.
 _INSERT_EVENT = insert(job_events)
@@ -286,10 +220,6 @@ def _tried(value: Any) -> frozenset[str]:
         return frozenset()
     workers = json.loads(value) if isinstance(value, str) else value
     return frozenset(w for w in workers if w is not None)
-
-
-def _lock_timeout(exc: DBAPIError) -> bool:
-    return "lock timeout" in str(exc.orig).lower() or "LockNotAvailable" in type(exc.orig).__name__
 
 
 __all__ = ["ACTIVE_SQL", "SqlJobStore"]

@@ -16,7 +16,13 @@ from sqlalchemy import (
     text,
 )
 
+from domain.matching import CLAIM_ORDER
+
 metadata = MetaData()
+# `domain.matching.CLAIM_ORDER` as index keys (migration 0001 restates them).
+CLAIM_ORDER_KEYS = [
+    text(f"{key.field} DESC") if key.descending else key.field for key in CLAIM_ORDER
+]
 
 ACTIVE_SQL = "status IN ('pulled', 'preprocessing', 'running', 'postprocessing')"
 QUEUED_SQL = "status = 'queued'"
@@ -48,18 +54,14 @@ jobs = Table(
     # Claim order over queued jobs only: the pull never sorts, however deep the queue.
     Index(
         "ix_jobs_queued_claim_order",
-        text("priority DESC"),
-        "created_at",
-        "id",
+        *CLAIM_ORDER_KEYS,
         postgresql_where=text(QUEUED_SQL),
         sqlite_where=text(QUEUED_SQL),
     ),
     Index(
         "ix_jobs_queued_group_claim_order",
         "job_group",
-        text("priority DESC"),
-        "created_at",
-        "id",
+        *CLAIM_ORDER_KEYS,
         postgresql_where=text(QUEUED_SQL),
         sqlite_where=text(QUEUED_SQL),
     ),

@@ -4,7 +4,7 @@ import logging
 from datetime import timedelta
 
 from domain.errors import ConcurrentUpdate, NotFound, Rejected, Unavailable
-from domain.ports import Clock, JobStore, StatusSink
+from domain.ports import Clock, JobStore, Outbox, StatusSink
 from domain.transfers import StatusUpdate
 
 log = logging.getLogger(__name__)
@@ -25,14 +25,15 @@ class ForwardUpdates:
     worker's next report gets 404.
     """
 
-    def __init__(self, store: JobStore, clock: Clock, sink: StatusSink) -> None:
+    def __init__(self, store: JobStore, outbox: Outbox, clock: Clock, sink: StatusSink) -> None:
         self._store = store
+        self._outbox = outbox
         self._clock = clock
         self._sink = sink
 
     async def __call__(self, batch: int = 100) -> int:
         delivered = 0
-        for update in await self._store.pending_updates(self._clock.now(), batch):
+        for update in await self._outbox.pending_updates(self._clock.now(), batch):
             try:
                 await self._sink.send(update)
             except NotFound:
@@ -44,13 +45,13 @@ class ForwardUpdates:
                     update.job_id,
                     exc,
                 )
-                await self._store.delivered(update.message_id)
+                await self._outbox.delivered(update.message_id)
             except Unavailable as exc:
                 at = self._clock.now() + backoff(update.attempts)
-                await self._store.retry_later(update.message_id, at, str(exc))
+                await self._outbox.retry_later(update.message_id, at, str(exc))
                 continue
             else:
-                await self._store.delivered(update.message_id)
+                await self._outbox.delivered(update.message_id)
             delivered += 1
         return delivered
 
@@ -58,7 +59,7 @@ class ForwardUpdates:
         log.info(
             "user side deleted job %s: canceling queue job %s", update.user_job_id, update.job_id
         )
-        await self._store.drop_updates(update.job_id)
+        await self._outbox.drop_updates(update.job_id)
         for _ in range(5):
             job = await self._store.get(update.job_id)
             event = job.cancel(self._clock.now(), "deleted by the user")

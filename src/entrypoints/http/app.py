@@ -19,9 +19,9 @@ from entrypoints.bootstrap import prepare
 from entrypoints.http.errors import domain_error_handler, internal_error_handler
 from entrypoints.http.files import WorkerFilesController
 from entrypoints.http.internal import InternalController
+from entrypoints.http.ioc import make_http_container
 from entrypoints.http.meta import MetaController
 from entrypoints.http.workers import WorkerJobsController
-from entrypoints.ioc import make_container
 from entrypoints.scheduler import Scheduler
 from entrypoints.settings import Settings, load_settings
 
@@ -54,7 +54,7 @@ def create_app(
     out of the cyclic collector's full passes. They otherwise stall every request in flight
     (~80 ms each on the benchmark machine: the tail of the pull latency under load)."""
     settings = prepare(settings or load_settings())
-    container = container or make_container(settings)
+    container = container or make_http_container(settings)
     scheduler = Scheduler(container, settings)
     with_scheduler = settings.scheduler if run_scheduler is None else run_scheduler
 

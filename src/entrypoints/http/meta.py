@@ -8,7 +8,7 @@ from dishka.integrations.litestar import FromDishka
 from litestar import Controller, get
 from litestar.exceptions import NotFoundException
 
-from domain.ports import JobStore
+from domain.ports import Health
 from entrypoints.http.auth import AccessInfo, LocalJwks
 
 
@@ -20,8 +20,8 @@ class MetaController(Controller):
         return {"status": "ok"}
 
     @get("/ready", summary="Readiness: the database answers (503 otherwise)")
-    async def ready(self, store: FromDishka[JobStore]) -> dict[str, str]:
-        await store.ping()
+    async def ready(self, health: FromDishka[Health]) -> dict[str, str]:
+        await health.ping()
         return {"status": "ready"}
 
     @get("/access_info", summary="Where workers authenticate")
