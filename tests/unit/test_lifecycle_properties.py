@@ -1,9 +1,9 @@
 """Property tests: many workers, random claims, reports, lease expiries, cancels, forwarding.
 
 A RuleBasedStateMachine drives the real use cases on the in-memory store and checks each
-answer against a model written from DESIGN.md, then checks the invariants after every step:
-one holder per active job, terminal jobs stay put, attempts bounded, every transition an
-event in order, and the user side told of them in order.
+answer against a model written from docs/architecture.md ("The lifecycle"), then checks the
+invariants after every step: one holder per active job, terminal jobs stay put, attempts
+bounded, every transition an event in order, and the user side told of them in order.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ T = TypeVar("T")
 MAX_RETRIES = 2
 LEASE = timedelta(seconds=300)
 WORKERS = ("w1", "w2", "w3")
-# The forward line of DESIGN.md, written out again rather than imported.
+# The forward line of docs/architecture.md, written out again rather than imported.
 LINE = ("pulled", "preprocessing", "running", "postprocessing", "finished")
 Transition = tuple[Status | None, Status]
 
@@ -61,7 +61,7 @@ class Expected:
 
 
 def report_outcome(job: Expected, who: str, status: Status) -> str | type[Exception]:
-    """The answer DESIGN.md promises to a report."""
+    """The answer docs/architecture.md promises to a report."""
     if job.status is Status.CANCELED or job.worker != who or job.status is Status.QUEUED:
         return NotAssigned
     if status is job.status:
