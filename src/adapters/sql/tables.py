@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -120,4 +121,41 @@ outbox = Table(
     Column("next_attempt_at", DateTimeUTC(timezone=True), nullable=False),
     Column("last_error", Text),
     Index("ix_outbox_job_id", "job_id", "id"),
+)
+
+
+# -- notifications (issue 10, item 6) ---------------------------------------------------------
+# One row per (user job, status, channel), ever: the unique key makes every enqueue after the
+# first a no-op, across retries and restarts. Rows stay after delivery (state 'delivered').
+PENDING_SQL = "state = 'pending'"
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
+    Column("job_id", BigInteger, nullable=False),  # the user side's job id
+    Column("status", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("address", Text, nullable=False),
+    Column("secret", Text),
+    Column("username", String(255), nullable=False),
+    Column("job_name", Text, nullable=False),
+    Column("date_created", DateTimeUTC(timezone=True)),
+    Column("date_started", DateTimeUTC(timezone=True)),
+    Column("date_finished", DateTimeUTC(timezone=True)),
+    Column("runtime_details", Text),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("delivered_at", DateTimeUTC(timezone=True)),
+    Column("last_error", Text),
+    UniqueConstraint("job_id", "status", "channel", name="uq_notifications_job_status_channel"),
+    Index(
+        "ix_notifications_due",
+        "next_attempt_at",
+        "id",
+        postgresql_where=text(PENDING_SQL),
+        sqlite_where=text(PENDING_SQL),
+    ),
 )
