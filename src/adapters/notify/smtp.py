@@ -78,6 +78,8 @@ class SmtpNotifier:
                 raise Rejected(f"SMTP {exc.code} {exc.message}") from exc
             raise Unavailable(f"SMTP {exc.code} {exc.message}") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:  # connection, timeout, TLS
+            if "STARTTLS" in str(exc):
+                log.error("SMTP server %s: %s (check SMTP_STARTTLS / SMTP_TLS)", c.host, exc)
             raise Unavailable(f"SMTP server unreachable: {type(exc).__name__}: {exc}") from exc
 
 
