@@ -8,11 +8,15 @@ with a message naming the variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal, TypeVar
 
 import msgspec
+
+from domain.jobs import Status
+from domain.notify.model import DEFAULT_STATUSES, NotifyPolicy
 
 T = TypeVar("T")
 DEFAULT_DATA_DIR = "./jobcloud-data"
@@ -56,6 +60,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # scheduler
     scheduler: bool = True
     scheduler_interval: float = 1.0
+    # notifications: see NotifySettings at the end of this module
+    notify: NotifySettings = msgspec.field(default_factory=lambda: NotifySettings())
 
     @property
     def pool_size(self) -> int:
@@ -186,6 +192,7 @@ def load_settings(
         jwt_username_claim=e.text("JWT_USERNAME_CLAIM", "cognito:username") or "cognito:username",
         scheduler=e.flag("JOBCLOUD_SCHEDULER", True),
         scheduler_interval=e.number("JOBCLOUD_SCHEDULER_INTERVAL", 1.0),
+        notify=load_notify_settings(e),
     )
     _check_consistency(settings)
     return settings
@@ -208,3 +215,86 @@ def _check_consistency(s: Settings) -> None:
         )
     if s.userfacing_api_url and not s.internal_api_key_secret:
         raise SettingsError("INTERNAL_API_KEY_SECRET: required with USERFACING_API_URL")
+
+
+# -- notifications (issue 10, item 6) ---------------------------------------------------------
+# DECODE's EMAIL_SENDER_* names (empty service: no e-mail), SMTP_* for a mail server of your
+# own, JOBCLOUD_NOTIFY_* and JOBCLOUD_WEBHOOK_SECRET for what DECODE does not have.
+
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+class NotifySettings(msgspec.Struct, frozen=True, kw_only=True):
+    on: frozenset[Status] = DEFAULT_STATUSES
+    email_sender_service: Literal["smtp", "mailjet"] | None = None
+    email_sender_address: str | None = None
+    email_sender_api_key: str | None = None
+    email_sender_secret_key: str | None = None  # may be an AWS Secrets Manager ARN
+    email_sender_api_url: str = "https://api.mailjet.com"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None  # may be an AWS Secrets Manager ARN
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    webhook_secret: str | None = None
+    timeout: float = 30.0
+    concurrency: int = 4
+    max_attempts: int = 20
+    backoff_max: float = 3600.0
+    interval: float = 2.0
+
+
+def load_notify_settings(e: _Env) -> NotifySettings:
+    chosen = e.choice("EMAIL_SENDER_SERVICE", "none", ("smtp", "mailjet", "none"))
+    service = None if chosen == "none" else chosen
+    tls = e.flag("SMTP_TLS", False)
+    starttls = e.flag("SMTP_STARTTLS", not tls)
+    s = NotifySettings(
+        on=e.parse("JOBCLOUD_NOTIFY_ON", DEFAULT_STATUSES, NotifyPolicy.parse_statuses, _ON),
+        email_sender_service=service,  # type: ignore[arg-type]
+        email_sender_address=e.text("EMAIL_SENDER_ADDRESS"),
+        email_sender_api_key=e.text("EMAIL_SENDER_API_KEY"),
+        email_sender_secret_key=e.text("EMAIL_SENDER_SECRET_KEY"),
+        email_sender_api_url=e.url("EMAIL_SENDER_API_URL") or "https://api.mailjet.com",
+        smtp_host=e.text("SMTP_HOST"),
+        smtp_port=e.integer("SMTP_PORT", 465 if tls else 587 if starttls else 25, minimum=1),
+        smtp_username=e.text("SMTP_USERNAME"),
+        smtp_password=e.text("SMTP_PASSWORD"),
+        smtp_starttls=starttls,
+        smtp_tls=tls,
+        webhook_secret=e.text("JOBCLOUD_WEBHOOK_SECRET"),
+        timeout=e.number("JOBCLOUD_NOTIFY_TIMEOUT", 30.0),
+        concurrency=e.integer("JOBCLOUD_NOTIFY_CONCURRENCY", 4, minimum=1),
+        max_attempts=e.integer("JOBCLOUD_NOTIFY_MAX_ATTEMPTS", 20, minimum=1),
+        backoff_max=e.number("JOBCLOUD_NOTIFY_BACKOFF_MAX", 3600.0),
+        interval=e.number("JOBCLOUD_NOTIFY_INTERVAL", 2.0),
+    )
+    _check_notify(s)
+    return s
+
+
+_ON = "a comma-separated list of statuses (e.g. finished,error) or all"
+
+
+def _check_notify(s: NotifySettings) -> None:
+    service = s.email_sender_service
+    if service and not s.email_sender_address:
+        raise SettingsError(f"EMAIL_SENDER_ADDRESS: required with EMAIL_SENDER_SERVICE={service}")
+    if s.email_sender_address and not _ADDRESS.match(s.email_sender_address):
+        raise SettingsError(
+            f"EMAIL_SENDER_ADDRESS: not an e-mail address: {s.email_sender_address!r}"
+        )
+    if service == "mailjet" and not (s.email_sender_api_key and s.email_sender_secret_key):
+        raise SettingsError(
+            "EMAIL_SENDER_API_KEY, EMAIL_SENDER_SECRET_KEY: required with "
+            "EMAIL_SENDER_SERVICE=mailjet"
+        )
+    if service == "smtp" and not s.smtp_host:
+        raise SettingsError("SMTP_HOST: required with EMAIL_SENDER_SERVICE=smtp")
+    if s.smtp_port > 65535:
+        raise SettingsError(f"SMTP_PORT: expected a port number, got {s.smtp_port}")
+    if bool(s.smtp_username) != bool(s.smtp_password):
+        raise SettingsError("SMTP_USERNAME, SMTP_PASSWORD: give both or neither")
+    if s.smtp_tls and s.smtp_starttls:
+        raise SettingsError("SMTP_STARTTLS: must be 0 with SMTP_TLS=1 (TLS from the start)")

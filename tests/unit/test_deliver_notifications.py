@@ -4,6 +4,7 @@ backoff, give-ups, timeouts, bounded concurrency, exactly one message per key.""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -204,3 +205,96 @@ async def test_a_deliverer_that_died_mid_send_is_taken_over_after_the_hold() -> 
 @pytest.mark.parametrize(("attempts", "seconds"), [(0, 2), (1, 4), (5, 64), (11, 3600), (99, 3600)])
 def test_backoff_doubles_up_to_a_cap(attempts: int, seconds: int) -> None:
     assert DeliveryPolicy().backoff(attempts) == timedelta(seconds=seconds)
+
+
+# -- serve: the loop's pipeline ------------------------------------------------------------
+
+
+async def serve_until(world: World, done: Callable[[], bool]) -> float:
+    """Serve until `done()`; how long that took (seconds)."""
+    stopping = asyncio.Event()
+    started = asyncio.get_running_loop().time()
+    server = asyncio.create_task(world.deliver.serve(stopping, interval=0.01))
+    try:
+        async with asyncio.timeout(5):
+            while not done():  # noqa: ASYNC110 (the condition is the fakes' state)
+                await asyncio.sleep(0.005)
+        return asyncio.get_running_loop().time() - started
+    finally:
+        stopping.set()
+        await asyncio.wait_for(server, 5)
+
+
+async def test_serve_keeps_slots_busy_past_a_slow_attempt() -> None:
+    world = World(DeliveryPolicy(concurrency=2, timeout=1.0))
+    original = world.hooks.send
+
+    async def stuck_on_job_1(n, m):  # type: ignore[no-untyped-def]
+        if n.change.job_id == 1:
+            await asyncio.Event().wait()  # until the attempt times out
+        await original(n, m)
+
+    world.hooks.send = stuck_on_job_1  # type: ignore[method-assign]
+    await world.enqueue(1, 2, 3, 4)
+    # Job 1's webhook holds one slot; the other slot sends the 7 others one after another.
+    took = await serve_until(world, lambda: len(world.mail.sent) + len(world.hooks.sent) == 7)
+    assert took < 0.9
+    assert {n.change.job_id for n, _ in world.hooks.sent} == {2, 3, 4}
+
+
+async def test_serve_never_exceeds_the_concurrency() -> None:
+    world = World(DeliveryPolicy(concurrency=3, timeout=10.0))
+    world.mail.delay = world.hooks.delay = 0.01
+    await world.enqueue(*range(1, 11))
+    await serve_until(world, lambda: len(world.mail.sent) + len(world.hooks.sent) == 20)
+    assert world.mail.most_in_flight + world.hooks.most_in_flight <= 3 + 1
+
+
+async def test_serve_survives_an_outbox_outage() -> None:
+    world = World()
+    real_due = world.outbox.due
+    calls = 0
+
+    async def flaky_due(now, limit, hold):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls <= 3:
+            raise Unavailable("database unavailable")
+        return await real_due(now, limit, hold)
+
+    world.outbox.due = flaky_due  # type: ignore[method-assign]
+    await world.enqueue(1)
+    await serve_until(world, lambda: len(world.mail.sent) == len(world.hooks.sent) == 1)
+    assert calls > 3
+
+
+async def test_stopping_serve_lets_the_attempts_in_flight_end() -> None:
+    world = World(DeliveryPolicy(timeout=0.2))
+    world.mail.delay = 60.0
+    await world.enqueue(1)
+    stopping = asyncio.Event()
+    server = asyncio.create_task(world.deliver.serve(stopping, interval=0.01))
+    async with asyncio.timeout(5):
+        while not world.mail.attempts:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    stopping.set()
+    await asyncio.wait_for(server, 2)
+    mail = next(s for s in await world.outbox.states(1) if s.channel is Channel.EMAIL)
+    assert (mail.state, mail.attempts) == (State.PENDING, 1)  # timed out, counted, retried
+
+
+async def test_cancelling_serve_cancels_what_is_in_flight() -> None:
+    world = World(DeliveryPolicy(timeout=60.0))
+    world.mail.delay = 60.0
+    await world.enqueue(1)
+    server = asyncio.create_task(world.deliver.serve(asyncio.Event(), interval=0.01))
+    async with asyncio.timeout(5):
+        while not world.mail.attempts:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    server.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(server, 2)
+    assert world.mail.sent == []
+    # Still pending: it comes back after the hold, for whoever delivers next.
+    mail = next(s for s in await world.outbox.states(1) if s.channel is Channel.EMAIL)
+    assert (mail.state, mail.attempts) == (State.PENDING, 0)

@@ -83,6 +83,46 @@ class DeliverNotifications:
             failed=counts[Outcome.FAILED],
         )
 
+    async def serve(self, stopping: asyncio.Event, interval: float) -> None:
+        """Deliver until `stopping` is set (then finish the attempts in flight), with up to
+        `concurrency` attempts in flight at any time: a free slot claims the next due
+        notification at once, so a slow receiver holds up only its own slot. Polls the
+        outbox every `interval` seconds when idle."""
+        running: set[asyncio.Task[Outcome | None]] = set()
+        stop = asyncio.ensure_future(stopping.wait())
+        try:
+            while not stopping.is_set():
+                free = self._policy.concurrency - len(running)
+                claimed = await self._claim(free) if free > 0 else []
+                running |= {asyncio.create_task(self._attempt_logged(n)) for n in claimed}
+                if claimed and len(claimed) == free:
+                    continue  # every slot is busy now; maybe more are due
+                await asyncio.wait(
+                    {stop, *running}, timeout=interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                running = {t for t in running if not t.done()}
+            if running:  # let the attempts in flight end: each is bounded by the timeout
+                await asyncio.wait(running)
+        finally:  # cancelled: what was in flight comes back after the hold
+            stop.cancel()
+            for task in running:
+                task.cancel()
+            await asyncio.gather(stop, *running, return_exceptions=True)
+
+    async def _claim(self, limit: int) -> list[Notification]:
+        try:
+            return await self._outbox.due(self._clock.now(), limit, self._policy.hold)
+        except DomainError as exc:
+            log.warning("notification outbox unavailable: %s", exc)
+            return []
+
+    async def _attempt_logged(self, n: Notification) -> Outcome | None:
+        try:
+            return await self._attempt(n)
+        except DomainError as exc:  # the outbox failed: it comes back after the hold
+            log.warning("notification %s: outbox failed: %s", n.key, exc)
+            return None
+
     async def _attempt(self, n: Notification) -> Outcome:
         notifier = self._notifiers.get(n.channel)
         if notifier is None:
