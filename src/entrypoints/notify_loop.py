@@ -64,7 +64,12 @@ def _secret(name: str, value: str | None) -> str | None:
 def build_notifiers(n: NotifySettings, http: httpx.AsyncClient) -> dict[Channel, Notifier]:
     """One sender per channel; blocking (secrets may be fetched): call it at start-up."""
     notifiers: dict[Channel, Notifier] = {
-        Channel.WEBHOOK: WebhookNotifier(http, default_secret=n.webhook_secret, timeout=n.timeout)
+        Channel.WEBHOOK: WebhookNotifier(
+            http,
+            default_secret=n.webhook_secret,
+            timeout=n.timeout,
+            allow_private=n.webhook_allow_private,
+        )
     }
     if n.email_sender_service == "mailjet":
         assert n.email_sender_api_key

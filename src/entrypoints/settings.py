@@ -238,6 +238,7 @@ class NotifySettings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_starttls: bool = True
     smtp_tls: bool = False
     webhook_secret: str | None = None
+    webhook_allow_private: bool = False
     timeout: float = 30.0
     concurrency: int = 4
     max_attempts: int = 20
@@ -264,6 +265,7 @@ def load_notify_settings(e: _Env) -> NotifySettings:
         smtp_starttls=starttls,
         smtp_tls=tls,
         webhook_secret=e.text("JOBCLOUD_WEBHOOK_SECRET"),
+        webhook_allow_private=e.flag("JOBCLOUD_WEBHOOK_ALLOW_PRIVATE", False),
         timeout=e.number("JOBCLOUD_NOTIFY_TIMEOUT", 30.0),
         concurrency=e.integer("JOBCLOUD_NOTIFY_CONCURRENCY", 4, minimum=1),
         max_attempts=e.integer("JOBCLOUD_NOTIFY_MAX_ATTEMPTS", 20, minimum=1),

@@ -174,8 +174,8 @@ def webhook_rig(receiver: WebhookReceiver, http: httpx.AsyncClient) -> Rig:
         Channel.WEBHOOK,
         receiver.url + "/hooks/jobs",
         HOOK_SECRET,
-        lambda timeout: WebhookNotifier(http, timeout=timeout),
-        lambda: WebhookNotifier(http),
+        lambda timeout: WebhookNotifier(http, timeout=timeout, allow_private=True),
+        lambda: WebhookNotifier(http, allow_private=True),
         lambda: [
             r.headers["x-jobcloud-delivery"]
             for r, code in zip(receiver.requests, receiver.answers, strict=True)

@@ -54,6 +54,7 @@ def settings_for(tmp_path: Path, **env: str) -> Settings:
         "JOBCLOUD_NOTIFY_INTERVAL": "0.05",
         "JOBCLOUD_NOTIFY_TIMEOUT": "5",
         "JOBCLOUD_WEBHOOK_SECRET": HOOK_SECRET,
+        "JOBCLOUD_WEBHOOK_ALLOW_PRIVATE": "1",  # the receivers listen on 127.0.0.1
         "EMAIL_SENDER_ADDRESS": "jobcloud@lab.example.org",
     }
     return load_settings({**base, **env}, data_dir=tmp_path)
