@@ -93,6 +93,7 @@ def build_notifiers(n: NotifySettings, http: httpx.AsyncClient) -> dict[Channel,
             password=_secret("SMTP_PASSWORD", n.smtp_password),
             starttls=n.smtp_starttls,
             tls=n.smtp_tls,
+            ca_file=n.smtp_ca_file,
             timeout=n.timeout,
         )
         notifiers[Channel.EMAIL] = SmtpNotifier(config)

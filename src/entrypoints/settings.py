@@ -237,6 +237,7 @@ class NotifySettings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_password: str | None = None  # may be an AWS Secrets Manager ARN
     smtp_starttls: bool = True
     smtp_tls: bool = False
+    smtp_ca_file: str | None = None
     webhook_secret: str | None = None
     webhook_allow_private: bool = False
     timeout: float = 30.0
@@ -264,6 +265,7 @@ def load_notify_settings(e: _Env) -> NotifySettings:
         smtp_password=e.text("SMTP_PASSWORD"),
         smtp_starttls=starttls,
         smtp_tls=tls,
+        smtp_ca_file=e.text("SMTP_CA_FILE"),
         webhook_secret=e.text("JOBCLOUD_WEBHOOK_SECRET"),
         webhook_allow_private=e.flag("JOBCLOUD_WEBHOOK_ALLOW_PRIVATE", False),
         timeout=e.number("JOBCLOUD_NOTIFY_TIMEOUT", 30.0),
@@ -298,5 +300,7 @@ def _check_notify(s: NotifySettings) -> None:
         raise SettingsError(f"SMTP_PORT: expected a port number, got {s.smtp_port}")
     if bool(s.smtp_username) != bool(s.smtp_password):
         raise SettingsError("SMTP_USERNAME, SMTP_PASSWORD: give both or neither")
+    if s.smtp_ca_file and not Path(s.smtp_ca_file).is_file():
+        raise SettingsError(f"SMTP_CA_FILE: no such file: {s.smtp_ca_file!r}")
     if s.smtp_tls and s.smtp_starttls:
         raise SettingsError("SMTP_STARTTLS: must be 0 with SMTP_TLS=1 (TLS from the start)")

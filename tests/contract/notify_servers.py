@@ -10,16 +10,23 @@ import email
 import email.policy
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.contract.userapi_server import Recorded, UserApiServer
 
@@ -51,7 +58,13 @@ class Received:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1 in its own thread; `rcpt_answer` / `data_answer` script refusals."""
 
-    def __init__(self, *, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        credentials: tuple[str, str] | None = None,
+        starttls: ssl.SSLContext | None = None,  # offered, and required before MAIL
+        implicit_tls: ssl.SSLContext | None = None,  # TLS from the first byte
+    ) -> None:
         self.received: list[Received] = []
         self.rcpt_answer = "250 OK"
         self.data_answer = "250 Message accepted for delivery"
@@ -63,9 +76,13 @@ class SmtpServer:
         if credentials is not None:
             kwargs = {
                 "authenticator": self._authenticate,
-                "auth_require_tls": False,
+                "auth_require_tls": starttls is not None,
                 "auth_required": True,
             }
+        if starttls is not None:
+            kwargs |= {"tls_context": starttls, "require_starttls": True}
+        if implicit_tls is not None:
+            kwargs["ssl_context"] = implicit_tls
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
 
     def start(self) -> None:
@@ -109,6 +126,41 @@ class SmtpServer:
                 Received(str(envelope.mail_from), list(envelope.rcpt_tos), message, login)
             )
         return self.data_answer
+
+
+def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 with a fresh self-signed certificate, and the file a
+    client must trust to accept it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file
 
 
 # -- Mailjet Send API v3.1 ----------------------------------------------------------------

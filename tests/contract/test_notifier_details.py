@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +19,12 @@ from domain.errors import Rejected, Unavailable
 from domain.jobs import Status
 from domain.notify.model import Channel, JobChange, Notification
 from domain.notify.render import compose
-from tests.contract.notify_servers import MailjetServer, SmtpServer, WebhookReceiver
+from tests.contract.notify_servers import (
+    MailjetServer,
+    SmtpServer,
+    WebhookReceiver,
+    self_signed_tls,
+)
 
 SENDER = "jobcloud@lab.example.org"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -335,3 +341,45 @@ async def test_the_local_receiver_is_refused_unless_allowed(
     assert receiver.requests == []
     await local(http).send(n, compose(n, datetime.now(UTC)))
     assert receiver.refusals == [None]
+
+
+# -- SMTP over TLS ------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit TLS
+@pytest.mark.parametrize("mode", ["starttls", "implicit"])
+async def test_smtp_over_tls_with_the_configured_ca(mode: str, tmp_path: Path) -> None:
+    context, ca_file = self_signed_tls(tmp_path)
+    tls = {"starttls": context} if mode == "starttls" else {"implicit_tls": context}
+    server = SmtpServer(credentials=("mailer", "pa55"), **tls)  # type: ignore[arg-type]
+    server.start()
+    try:
+        secure = {"starttls": mode == "starttls", "tls": mode == "implicit"}
+        n = mail()
+        login = {"username": "mailer", "password": "pa55"}
+        trusted = smtp_notifier(server.port, ca_file=str(ca_file), **secure, **login)
+        await trusted.send(n, compose(n, T0))
+        assert [r.login for r in server.received] == ["mailer"]
+        # A certificate nobody vouched for: nothing is sent, the password never leaves.
+        untrusted = smtp_notifier(server.port, **secure, **login)
+        with pytest.raises(Unavailable, match=r"(?i)certificate"):
+            await untrusted.send(n, compose(n, T0))
+        assert len(server.received) == 1
+    finally:
+        server.stop()
+
+
+async def test_smtp_without_starttls_where_the_server_requires_it_is_unavailable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    context, _ = self_signed_tls(tmp_path)
+    server = SmtpServer(starttls=context)
+    server.start()
+    try:
+        n = mail()
+        with caplog.at_level(logging.ERROR), pytest.raises(Unavailable, match="530"):
+            await smtp_notifier(server.port, starttls=False).send(n, compose(n, T0))
+        assert "refuses our configuration" in caplog.text
+        assert server.received == []
+    finally:
+        server.stop()

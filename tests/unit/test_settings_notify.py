@@ -84,6 +84,7 @@ def test_smtp_variables_and_port_defaults(tmp_path: Path) -> None:
         ({"SMTP_PORT": "smtp"}, "SMTP_PORT"),
         ({"SMTP_USERNAME": "u"}, "SMTP_USERNAME"),
         ({"SMTP_TLS": "1", "SMTP_STARTTLS": "1"}, "SMTP_STARTTLS"),
+        ({"SMTP_CA_FILE": "/no/such/ca.pem"}, "SMTP_CA_FILE"),
         ({"JOBCLOUD_NOTIFY_TIMEOUT": "0"}, "JOBCLOUD_NOTIFY_TIMEOUT"),
         ({"JOBCLOUD_NOTIFY_CONCURRENCY": "0"}, "JOBCLOUD_NOTIFY_CONCURRENCY"),
         ({"JOBCLOUD_NOTIFY_MAX_ATTEMPTS": "x"}, "JOBCLOUD_NOTIFY_MAX_ATTEMPTS"),

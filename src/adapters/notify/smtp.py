@@ -31,6 +31,7 @@ class SmtpConfig:
     password: str | None = field(default=None, repr=False)
     starttls: bool = True  # upgrade a plain connection (port 587)
     tls: bool = False  # TLS from the first byte (port 465)
+    ca_file: str | None = None  # trust this CA bundle (a private mail server), not the system's
     timeout: float = 30.0
 
 
@@ -63,6 +64,7 @@ class SmtpNotifier:
                 password=c.password,
                 use_tls=c.tls,
                 start_tls=c.starttls if not c.tls else False,
+                cert_bundle=c.ca_file,
                 timeout=c.timeout,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
