@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from adapters.sql.notifications import SqlNotificationOutbox, enqueue
+from adapters.sql.notifications import SqlNotificationOutbox, enqueue, forget
 from adapters.sql.tables import notifications
 from domain.jobs import Status
 from domain.notify.model import Channel, JobChange, NotifyPolicy, Recipients
@@ -81,4 +81,14 @@ async def test_nothing_is_enqueued_for_a_status_that_is_not_due(engine: AsyncEng
         assert await enqueue(tx, change(12, Status.RUNNING), WHO, NotifyPolicy(), now=NOW) == 0
         every = NotifyPolicy(statuses=frozenset(Status))
         assert await enqueue(tx, change(12, Status.RUNNING), WHO, every, now=NOW) == 2
+    assert await count(engine) == 2
+
+
+async def test_forget_on_the_callers_transaction(engine: AsyncEngine) -> None:
+    async with engine.begin() as tx:
+        await enqueue(tx, change(13), WHO, NotifyPolicy(), now=NOW)
+        await enqueue(tx, change(14), WHO, NotifyPolicy(), now=NOW)
+    async with engine.begin() as tx:
+        await forget(tx, 13)
+    assert await SqlNotificationOutbox(engine).states(13) == []
     assert await count(engine) == 2

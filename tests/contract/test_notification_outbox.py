@@ -146,3 +146,16 @@ async def test_concurrent_deliverers_never_get_the_same_notification(box: Outbox
     )
     ids = [n.id for claimed in rounds for n in claimed]
     assert len(ids) == len(set(ids)) == 60
+
+
+async def test_forget_drops_a_deleted_jobs_notifications(box: OutboxBackend) -> None:
+    gone, kept = change(), change()
+    await box.outbox.enqueue(both(gone) + both(kept), T0)
+    [first, *_] = await box.outbox.due(T0, 1, HOLD)
+    await box.outbox.delivered(first.id, T0)
+    await box.outbox.forget(gone.job_id)
+    assert await box.outbox.states(gone.job_id) == []
+    due = await box.outbox.due(T0 + HOLD, 10, HOLD)
+    assert {n.change.job_id for n in due} == {kept.job_id}
+    # Its keys are free again (a user side that reuses ids gets its notifications).
+    assert await box.outbox.enqueue(both(gone), T0) == 2

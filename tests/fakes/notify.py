@@ -42,6 +42,13 @@ class InMemoryNotificationOutbox:
                 added += 1
         return added
 
+    async def forget(self, job_id: int) -> None:
+        async with self._lock:
+            for entry_id, entry in list(self._entries.items()):
+                if entry.notification.change.job_id == job_id:
+                    del self._entries[entry_id]
+                    self._keys.discard(entry.notification.key)
+
     async def due(self, now: datetime, limit: int, hold: timedelta) -> list[Notification]:
         async with self._lock:
             ready = sorted(

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -59,6 +59,12 @@ async def insert_notifications(
         result = await tx.execute(statement.returning(notifications.c.id))
         added += len(result.all())
     return added
+
+
+async def forget(tx: Transaction, job_id: int) -> None:
+    """Drop every notification of a user job, on the caller's transaction: for the deletion
+    of the job (nothing more is sent about it, and its keys are free again)."""
+    await tx.execute(delete(notifications).where(notifications.c.job_id == job_id))
 
 
 def _dialect(tx: Transaction) -> str:
@@ -133,6 +139,10 @@ class SqlNotificationOutbox:
     async def enqueue(self, items: Sequence[Notification], now: datetime) -> int:
         async with self._tx() as s:
             return await insert_notifications(s, items, now)
+
+    async def forget(self, job_id: int) -> None:
+        async with self._tx() as s:
+            await forget(s, job_id)
 
     async def due(self, now: datetime, limit: int, hold: timedelta) -> list[Notification]:
         """One statement claims them (SKIP LOCKED on PostgreSQL; SQLite serialises writers):

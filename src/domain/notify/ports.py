@@ -28,6 +28,10 @@ class NotificationOutbox(Protocol):
         its notifications commit together."""
         ...
 
+    async def forget(self, job_id: int) -> None:
+        """Drop every notification of a deleted user job (sent or not)."""
+        ...
+
     async def due(self, now: datetime, limit: int, hold: timedelta) -> list[Notification]:
         """Claim up to `limit` pending notifications whose time has come, oldest first.
 
