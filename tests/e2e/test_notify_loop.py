@@ -131,7 +131,7 @@ async def test_mailjet_from_decode_variables(
 async def test_a_slow_webhook_holds_up_neither_mail_nor_the_event_loop(
     engine: AsyncEngine, smtp: SmtpServer, receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
-    receiver.delay_for = lambda index: 3.0 if index == 0 else 0.0
+    receiver.delay_for = lambda index: 6.0 if index == 0 else 0.0
     settings = settings_for(tmp_path, **smtp_env(smtp))
     gaps: list[float] = []
 
@@ -152,11 +152,11 @@ async def test_a_slow_webhook_holds_up_neither_mail_nor_the_event_loop(
             started = time.monotonic()
             await status_change(engine, settings, 4, Status.FINISHED, Recipients(email="a@b.org"))
             await until(lambda: len(smtp.received) == 1)
-            assert time.monotonic() - started < 2.0  # not behind the 3 s webhook
+            assert time.monotonic() - started < 4.0  # not behind the 6 s webhook
             receiver.release.set()
     finally:
         beat.cancel()
-    assert max(gaps) < 0.5
+    assert max(gaps) < 1.0  # the event loop was never blocked
 
 
 async def test_two_schedulers_send_each_notification_once(
