@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+from dishka import Provider, Scope, provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.clock import SystemClock
@@ -43,6 +44,16 @@ def notify_policy(settings: Settings) -> NotifyPolicy:
     n = settings.notify
     channels = {Channel.WEBHOOK} | ({Channel.EMAIL} if n.email_sender_service else set())
     return NotifyPolicy(statuses=n.on, channels=frozenset(channels))
+
+
+class NotifyProvider(Provider):
+    """For the composition root: `NotifyPolicy`, which the user API's use cases take."""
+
+    scope = Scope.APP
+
+    @provide
+    def policy(self, s: Settings) -> NotifyPolicy:
+        return notify_policy(s)
 
 
 def delivery_policy(n: NotifySettings) -> DeliveryPolicy:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dishka import make_async_container
 
 from domain.jobs import Status
-from domain.notify.model import Channel
-from entrypoints.notify_loop import notify_policy
+from domain.notify.model import Channel, NotifyPolicy
+from entrypoints.ioc import SettingsProvider
+from entrypoints.notify_loop import NotifyProvider, notify_policy
 from entrypoints.settings import SettingsError, load_settings
 
 
@@ -94,3 +96,14 @@ def test_smtp_variables_and_port_defaults(tmp_path: Path) -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str, tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=f"^{variable}"):
         load_settings(env, data_dir=tmp_path)
+
+
+async def test_the_container_provides_the_policy(tmp_path: Path) -> None:
+    settings = load_settings({"JOBCLOUD_NOTIFY_ON": "all"}, data_dir=tmp_path)
+    container = make_async_container(SettingsProvider(settings), NotifyProvider())
+    try:
+        policy = await container.get(NotifyPolicy)
+    finally:
+        await container.close()
+    assert policy == notify_policy(settings)
+    assert policy.statuses == set(Status)
