@@ -30,8 +30,9 @@ from domain.notify.model import (
 )
 from domain.notify.ports import Notifier
 from domain.notify.render import compose
-from tests.contract.notify_servers import MailjetServer, SmtpServer, WebhookReceiver, free_port
+from tests.contract.notify_http_servers import MailjetServer, WebhookReceiver
 from tests.contract.notify_support import outbox_for
+from tests.contract.smtp_server import SmtpServer, free_port
 from tests.contract.sql_support import BACKENDS
 
 SENDER = "jobcloud@lab.example.org"

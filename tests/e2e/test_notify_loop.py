@@ -18,7 +18,8 @@ from domain.jobs import Status
 from domain.notify.model import JobChange, Recipients
 from entrypoints.notify_loop import notification_loop, notify_policy
 from entrypoints.settings import Settings, load_settings
-from tests.contract.notify_servers import MailjetServer, SmtpServer, WebhookReceiver
+from tests.contract.notify_http_servers import MailjetServer, WebhookReceiver
+from tests.contract.smtp_server import SmtpServer
 from tests.contract.sql_support import sql_engine
 
 SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
