@@ -156,9 +156,11 @@ class WorkerFilesController(Controller):
         if action == "download" and file_id:
             chunks = await _started(await download_file(principal, file_id))
             name = posixpath.basename(file_id.rstrip("/")) or "file"
-            return Stream(
-                chunks,
-                media_type=mimetypes.guess_type(name)[0] or GENERIC,
-                headers={"Content-Disposition": f'attachment; filename="{name}"'},
-            )
+            # A header, not `media_type`: Litestar lets the handler's JSON default win over
+            # a Stream's own media type.
+            headers = {
+                "Content-Type": mimetypes.guess_type(name)[0] or GENERIC,
+                "Content-Disposition": f'attachment; filename="{name}"',
+            }
+            return Stream(chunks, headers=headers)
         raise NotFoundException("expected /files/<file id>/url or /files/<file id>/download")
