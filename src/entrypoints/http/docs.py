@@ -5,6 +5,7 @@ pinned `swagger-ui-bundle-v2` package), so the page works without internet."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from litestar import Router
@@ -30,7 +31,7 @@ class ErrorBody(msgspec.Struct):
 
     status_code: int
     detail: str
-    extra: dict[str, object] | list[object] | None = None
+    extra: dict[str, Any] | list[Any] | None = None
 
 
 MEANING = {
