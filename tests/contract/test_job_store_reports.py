@@ -119,12 +119,13 @@ async def test_the_holder_s_report_after_its_own_error_is_accepted_and_changes_n
     report = ReportStatus(store, FixedClock(LATER))
     await report(WORKER, job.id, Status.ERROR, "exit_code: 1")
     before = await store.get(job.id)
-    messages = await store.pending_updates(LATER, 100)
+    messages = await outbox_of(store).pending_updates(LATER, 100)
     for status in (Status.POSTPROCESSING, Status.RUNNING, Status.FINISHED, Status.PULLED):
         await report(WORKER, job.id, status, "late")  # no exception: the API says 204
     assert await store.get(job.id) == before
-    assert await store.pending_updates(LATER, 100) == messages
-    assert [e.to_status for e in await store.events(job.id)] == [Status.PULLED, Status.ERROR]
+    assert await outbox_of(store).pending_updates(LATER, 100) == messages
+    events = await event_log_of(store).events(job.id)
+    assert [e.to_status for e in events] == [Status.PULLED, Status.ERROR]
 
 
 async def test_canceled_under_lists_the_worker_s_canceled_jobs_latest_first(
