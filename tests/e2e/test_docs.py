@@ -140,3 +140,17 @@ def test_the_docs_page_renders_offline_in_chromium(server: tuple[str, Path]) -> 
             browser.close()
     assert set(WORKER_OPERATIONS) <= shown, shown
     assert refused == []
+
+
+def test_answers_are_typed(openapi: dict[str, Any]) -> None:
+    status = openapi["paths"]["/jobs/{job_id}/status"]["get"]["responses"]["200"]
+    assert status["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Status"
+    }
+    files = openapi["paths"]["/files/{file_path}"]["get"]["responses"]["200"]["content"]
+    assert files["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TransferRequestOut"
+    }
+    assert files["*/*"]["schema"]["format"] == "binary"
+    pull = openapi["paths"]["/jobs"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert pull["schema"]["additionalProperties"] == {"$ref": "#/components/schemas/JobSpecs"}

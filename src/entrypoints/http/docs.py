@@ -14,8 +14,10 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
     OpenAPIMediaType,
+    OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Reference,
     RequestBody,
     Schema,
     SecurityScheme,
@@ -54,6 +56,29 @@ def errors(*codes: int) -> dict[int, ResponseSpec]:
     return {
         code: ResponseSpec(data_container=ErrorBody, description=MEANING[code]) for code in codes
     }
+
+
+@dataclass
+class DescriptionOrBytes(Operation):
+    """`/files/<id>/url` answers a description (JSON), `/files/<id>/download` the bytes."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if not isinstance(ok, OpenAPIResponse):
+            return
+        ok.description = "`/url`: the request description; `/download`: the file's bytes"
+        ok.content = {
+            "application/json": OpenAPIMediaType(
+                schema=Reference(ref="#/components/schemas/TransferRequestOut")
+            ),
+            "*/*": OpenAPIMediaType(
+                schema=Schema(
+                    type=OpenAPIType.STRING,
+                    format="binary",  # type: ignore[arg-type]
+                    description="the bytes, with the content type of the file's name",
+                )
+            ),
+        }
 
 
 @dataclass

@@ -24,7 +24,7 @@ from adapters.wire.decode import TransferRequestOut, UploadedFiles, transfer_out
 from domain.jobs import FileKind
 from domain.use_cases.files import DownloadFile, DownloadRequest, UploadFile, UploadRequest
 from domain.workers import Principal
-from entrypoints.http.docs import MultipartUpload, errors
+from entrypoints.http.docs import DescriptionOrBytes, MultipartUpload, errors
 from entrypoints.http.multipart import file_parts
 from entrypoints.settings import Settings
 
@@ -138,6 +138,7 @@ class WorkerFilesController(Controller):
         "with the content type of the file's name. Only inputs of jobs the worker holds; an "
         "input of a job canceled under it is 404 (stop).",
         responses=errors(400, 401, 403, 404, 503),
+        operation_class=DescriptionOrBytes,
     )
     async def file(
         self,

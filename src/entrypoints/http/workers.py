@@ -7,6 +7,7 @@ from typing import Annotated, cast
 import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, MediaType, Response, get, put
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
@@ -108,7 +109,10 @@ class WorkerJobsController(Controller):
     @get(
         "/jobs/{job_id:int}/status",
         summary="The job's status, as a JSON string",
-        responses=errors(400, 401, 403, 404, 503),
+        responses={
+            200: ResponseSpec(data_container=Status, description="the job's status"),
+            **errors(400, 401, 403, 404, 503),
+        },
     )
     async def status(
         self,
