@@ -74,6 +74,13 @@ def _download_path(raw: str, file_id: str) -> str:
     return f"/files/{quote(file_id)}/download"
 
 
+def _attachment(name: str) -> str:
+    """Content-Disposition for any file name (RFC 6266): a plain ASCII fallback, and the
+    exact name percent-encoded as UTF-8."""
+    plain = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 class WorkerFilesController(Controller):
     tags = ["worker: files"]
     security = [{"BearerToken": []}]
@@ -161,7 +168,7 @@ class WorkerFilesController(Controller):
             # a Stream's own media type.
             headers = {
                 "Content-Type": mimetypes.guess_type(name)[0] or GENERIC,
-                "Content-Disposition": f'attachment; filename="{name}"',
+                "Content-Disposition": _attachment(name),
             }
             return Stream(chunks, headers=headers)
         raise NotFoundException("expected /files/<file id>/url or /files/<file id>/download")
