@@ -279,11 +279,27 @@ class Job:
         if self.worker != worker or self.status is Status.QUEUED:
             raise NotAssigned(self.id)
 
+    def ensure_takes_uploads_from(self, worker: str) -> None:
+        """The holder uploads while the job is active or in `error` (DECODE's fetcher uploads
+        its logs after reporting `error`); NotAssigned (404: stop) unless held by `worker`,
+        IllegalTransition (409) once the job is finished."""
+        self.ensure_held_by(worker)
+        if self.status is Status.FINISHED:
+            raise IllegalTransition(f"job {self.id} is finished: it takes no more uploads")
+
+    def ignores_report(self, worker: str, status: Status) -> bool:
+        """A report of the holder on its job already in `error`, other than `error` itself:
+        answered as accepted and changes nothing (DECODE's fetcher reports `postprocessing`
+        after `error`, then uploads its logs)."""
+        return self.status is Status.ERROR and status is not Status.ERROR and self.worker == worker
+
     def report(
         self, worker: str, status: Status, now: datetime, details: str | None = None
     ) -> JobEvent | None:
         """A worker's report: a move forward (an event) or the same status (a keep-alive)."""
         self.ensure_held_by(worker)
+        if self.ignores_report(worker, status):
+            return None
         if details is not None:
             self.runtime_details = details
         if status is self.status:

@@ -56,6 +56,10 @@ class JobStore(Protocol):
         """The active jobs this worker holds."""
         ...
 
+    async def canceled_under(self, worker: str, limit: int) -> list[Job]:
+        """Up to `limit` jobs canceled while this worker held them, the latest first."""
+        ...
+
     async def expired(self, now: datetime, lease: timedelta, limit: int) -> list[Job]:
         """Active jobs whose lease is older than `lease`."""
         ...

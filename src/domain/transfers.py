@@ -12,12 +12,13 @@ from domain.jobs import Status
 class TransferRequest:
     """How a worker performs one upload or download: an HTTP request to send.
 
-    `url` is absolute (pre-signed S3) or a path of this API starting with "/" (local files),
-    which the HTTP layer makes absolute.
+    `url` is absolute (pre-signed S3, sent as is), or None: the bytes go through this API's
+    own download or upload endpoint (local files), whose URL the HTTP layer writes, with the
+    caller's own credentials (as DECODE's worker API does).
     """
 
     method: str
-    url: str
+    url: str | None
     headers: dict[str, str] = field(default_factory=dict)
     data: dict[str, str] = field(default_factory=dict)
 

@@ -111,6 +111,38 @@ async def test_a_canceled_job_refuses_its_worker(store: JobStore) -> None:
     assert (await store.get(job.id)).status is Status.CANCELED
 
 
+async def test_the_holder_s_report_after_its_own_error_is_accepted_and_changes_nothing(
+    store: JobStore,
+) -> None:
+    """DECODE's fetcher reports `postprocessing` after `error`: 204, nothing written."""
+    job = await held(store)
+    report = ReportStatus(store, FixedClock(LATER))
+    await report(WORKER, job.id, Status.ERROR, "exit_code: 1")
+    before = await store.get(job.id)
+    messages = await outbox_of(store).pending_updates(LATER, 100)
+    for status in (Status.POSTPROCESSING, Status.RUNNING, Status.FINISHED, Status.PULLED):
+        await report(WORKER, job.id, status, "late")  # no exception: the API says 204
+    assert await store.get(job.id) == before
+    assert await outbox_of(store).pending_updates(LATER, 100) == messages
+    events = await event_log_of(store).events(job.id)
+    assert [e.to_status for e in events] == [Status.PULLED, Status.ERROR]
+
+
+async def test_canceled_under_lists_the_worker_s_canceled_jobs_latest_first(
+    store: JobStore,
+) -> None:
+    first, second, other = await held(store), await held(store), await held(store, "w2")
+    running = await held(store)
+    for n, job in enumerate((first, second, other), start=1):
+        current = await store.get(job.id)
+        await store.save(current, current.cancel(T0 + timedelta(seconds=n), "deleted"))
+    assert [j.id for j in await store.canceled_under("w1", 10)] == [second.id, first.id]
+    assert [j.id for j in await store.canceled_under("w1", 1)] == [second.id]
+    assert [j.id for j in await store.canceled_under("w2", 10)] == [other.id]
+    assert await store.canceled_under("w3", 10) == []
+    assert running.id not in [j.id for j in await store.canceled_under("w1", 10)]
+
+
 async def test_concurrent_reports_leave_one_consistent_history(
     backend: str, tmp_path: Path
 ) -> None:

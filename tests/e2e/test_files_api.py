@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -137,3 +138,25 @@ async def test_an_upload_over_the_limit_is_413_and_leaves_nothing(
         assert response.status_code == 413
         folder = settings.user_data_root_path / "alice/jobs/8/output"
         assert not folder.exists() or list(folder.iterdir()) == []
+
+
+async def test_downloads_carry_the_content_type_and_any_file_name(
+    client: Client, internal: dict[str, str], auth: TokenFactory, settings: Settings
+) -> None:
+    root = settings.user_data_root_path
+    names = {'résumé "v2"€.tif': "image/tiff", "log.txt": "text/plain", "blob": None}
+    (root / "alice/in").mkdir(parents=True)
+    for name in names:
+        (root / "alice/in" / name).write_bytes(b"bytes of " + name.encode())
+    inputs = {name: f"alice/in/{name}" for name in names}
+    await enqueue(client, internal, files_down=inputs, user_job_id=6)
+    worker = auth("gpu1")
+    await pull(client, worker)
+    for name, content_type in names.items():
+        reply = await client.get(f"/files/alice/in/{quote(name)}/download", headers=worker)
+        assert reply.status_code == 200, reply.text
+        assert reply.content == b"bytes of " + name.encode()
+        assert reply.headers["content-type"].split(";")[0] == (
+            content_type or "application/octet-stream"
+        )
+        assert f"filename*=UTF-8''{quote(name, safe='')}" in reply.headers["content-disposition"]

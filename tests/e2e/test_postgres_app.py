@@ -87,3 +87,39 @@ async def test_dropped_connections_cost_a_503_then_recover(
     assert set(statuses) <= {200, 503}
     assert statuses[-1] == 200
     assert (await pg_client.get("/ready")).status_code == 200
+
+
+async def test_decode_s_fetcher_ending_after_error_on_postgres(
+    pg_client: Client, auth: TokenFactory, internal: dict[str, str]
+) -> None:
+    """`error`, then `postprocessing` (204, nothing changes), then the log upload (201); a
+    finished job takes no upload (409). Through the asyncpg hot path."""
+    worker = auth("gpu-1")
+    failed = (await pg_client.post("/_jobs", json=submitted(), headers=internal)).json()["id"]
+    done = (await pg_client.post("/_jobs", json=submitted(), headers=internal)).json()["id"]
+    pulled = await pg_client.get("/jobs", params={"limit": 2}, headers=worker)
+    assert sorted(pulled.json()) == sorted([str(failed), str(done)])
+
+    async def put(job_id: int, status: str) -> int:
+        reply = await pg_client.put(
+            f"/jobs/{job_id}/status", params={"status": status}, headers=worker
+        )
+        return reply.status_code
+
+    async def upload(job_id: int) -> int:
+        reply = await pg_client.post(
+            f"/jobs/{job_id}/files/upload",
+            params={"type": "log"},
+            files={"file": ("run.log", b"Traceback ...")},
+            headers=worker,
+        )
+        return reply.status_code
+
+    assert await put(failed, "error") == 204
+    assert await put(failed, "postprocessing") == 204
+    assert await put(failed, "finished") == 204
+    assert await upload(failed) == 201
+    status = await pg_client.get(f"/jobs/{failed}/status", headers=worker)
+    assert status.json() == "error"
+    assert await put(done, "finished") == 204
+    assert await upload(done) == 409

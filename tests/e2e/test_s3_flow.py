@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -116,3 +118,33 @@ async def test_s3_refusals(
         files={"file": ("x", b"x")},
     )
     assert upload.status_code == 400
+
+
+async def test_s3_descriptions_sent_as_given_like_decode_s_fetcher(
+    s3_app: tuple[Client, dict[str, str]], s3_client: Any, bucket: str
+) -> None:
+    """DECODE's fetcher sends a description as given (`requests.request(**d)`), adding only
+    the multipart `file` of an upload: S3's pre-signed requests need nothing more."""
+    client, worker = s3_app
+    s3_client.put_object(Bucket=bucket, Key="alice/in/frames.tif", Body=b"frames" * 500)
+    input_id = f"s3://{bucket}/alice/in/frames.tif"
+    body = submitted(files_down={"f": input_id}, root=f"s3://{bucket}", user_job_id=32)
+    await client.post("/_jobs", json=body, headers={"x-api-key": API_KEY})
+    [job_id] = (await client.get("/jobs", headers=worker)).json()
+
+    download = (await client.get(f"/files/{input_id}/url", headers=worker)).json()
+    assert (download["method"], download["headers"], download["data"]) == ("get", {}, {})
+    got = await asyncio.to_thread(lambda: httpx.request(**download))
+    assert (got.status_code, got.content) == (200, b"frames" * 500)
+
+    for path_api, content in (("fits/emitters.h5", b"h5"), ("run.log", b"log")):
+        params = {"base_path": os.path.dirname(path_api), "type": "output"}
+        upload = await client.post(f"/jobs/{job_id}/files/url", params=params, headers=worker)
+        assert upload.status_code == 201, upload.text
+        description = upload.json()
+        assert description["headers"] == {}
+        files = {"file": (os.path.basename(path_api), content)}
+        sent = await asyncio.to_thread(lambda d=description, f=files: httpx.request(**d, files=f))
+        assert sent.status_code in (200, 201, 204), sent.text
+        key = f"alice/jobs/32/output/{path_api}"
+        assert s3_client.get_object(Bucket=bucket, Key=key)["Body"].read() == content

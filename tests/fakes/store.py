@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from domain.errors import ConcurrentUpdate, JobNotFound
-from domain.jobs import Job, JobEvent, NewJob, Report
+from domain.jobs import Job, JobEvent, NewJob, Report, Status
 from domain.matching import WorkerOffer, claim_order, matches
 from domain.transfers import StatusUpdate
 
@@ -95,6 +95,15 @@ class InMemoryJobStore:
             for job in self._jobs.values()
             if job.worker == worker and job.status.active
         ]
+
+    async def canceled_under(self, worker: str, limit: int) -> list[Job]:
+        found = [
+            job
+            for job in self._jobs.values()
+            if job.worker == worker and job.status is Status.CANCELED
+        ]
+        found.sort(key=lambda j: (j.updated_at or j.created_at, j.id), reverse=True)
+        return [job.snapshot() for job in found[:limit]]
 
     async def expired(self, now: datetime, lease: timedelta, limit: int) -> list[Job]:
         found = [job for job in self._jobs.values() if job.lease_expired(now, lease)]

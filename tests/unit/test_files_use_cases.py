@@ -7,7 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from domain.errors import FileNotFound, Forbidden, NotAssigned, PathNotAllowed
+from domain.errors import (
+    FileNotFound,
+    Forbidden,
+    IllegalTransition,
+    NotAssigned,
+    PathNotAllowed,
+)
 from domain.jobs import FileKind, Job, Status
 from domain.use_cases.files import DownloadFile, DownloadRequest, UploadFile, UploadRequest
 from domain.workers import Principal
@@ -86,6 +92,41 @@ async def test_inputs_are_out_of_reach_once_the_job_is_requeued(
     await store.save(job, job.expire(clock.now() + timedelta(hours=1), max_retries=2))
     with pytest.raises(PathNotAllowed):
         await DownloadRequest(store, files)(W1, "users/u1/calib.mat")
+
+
+async def test_inputs_of_a_job_canceled_under_the_worker_say_stop(
+    store: InMemoryJobStore, files: InMemoryFileStore, clock: FakeClock, held: Job
+) -> None:
+    """404 (the stop signal DECODE's fetcher knows), not 403, after the user's deletion."""
+    job = await store.get(held.id)
+    await store.save(job, job.cancel(clock.now(), "deleted by the user"))
+    for use_case in (DownloadRequest(store, files), DownloadFile(store, files)):
+        with pytest.raises(NotAssigned, match="canceled"):
+            await use_case(W1, "users/u1/calib.mat")
+        with pytest.raises(PathNotAllowed):  # another worker: still not its business
+            await use_case(W2, "users/u1/calib.mat")
+        with pytest.raises(PathNotAllowed):  # not an input of the canceled job
+            await use_case(W1, "users/u2/secret")
+
+
+async def test_uploads_while_in_error_but_not_once_finished(
+    store: InMemoryJobStore, files: InMemoryFileStore, clock: FakeClock, held: Job
+) -> None:
+    job = await store.get(held.id)
+    await store.save(job, job.report(W1.username, Status.ERROR, clock.now(), "exit 1"))
+    key = await UploadFile(store, files)(
+        W1, held.id, FileKind.LOG, "", "run.log", chunks(b"tail"), 100
+    )
+    assert files.blobs[key] == b"tail"
+    other = await claimed(store, clock, W1, user_job_id=3, folder="users/u1/jobs/3")
+    job = await store.get(other.id)
+    await store.save(job, job.report(W1.username, Status.FINISHED, clock.now()))
+    with pytest.raises(IllegalTransition, match="finished"):
+        await UploadRequest(store, files)(W1, other.id, FileKind.OUTPUT, "")
+    with pytest.raises(IllegalTransition, match="finished"):
+        await UploadFile(store, files)(
+            W1, other.id, FileKind.OUTPUT, "", "late.txt", chunks(b"x"), 100
+        )
 
 
 async def test_download_file_streams_the_bytes(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from itertools import combinations
 
@@ -146,15 +147,42 @@ def test_the_worker_of_a_canceled_job_gets_not_assigned(current: Status) -> None
             j.report(W, status, T0)
 
 
-@pytest.mark.parametrize("terminal", [Status.FINISHED, Status.ERROR])
-def test_terminal_states_are_never_left_by_a_report(terminal: Status) -> None:
-    j = in_status(terminal)
+def test_a_finished_job_is_never_left_by_a_report() -> None:
+    j = in_status(Status.FINISHED)
     for status in Status:
-        if status is terminal:
+        if status is Status.FINISHED:
             continue
         with pytest.raises(IllegalTransition):
             j.report(W, status, T0)
-        assert j.status is terminal
+        assert j.status is Status.FINISHED
+
+
+def test_the_holder_s_reports_on_its_job_in_error_change_nothing() -> None:
+    """DECODE's fetcher reports `postprocessing` after `error`, then uploads its logs."""
+    j = in_status(Status.ERROR)
+    j.runtime_details = "exit 1"
+    before = replace(j)
+    for status in Status:
+        if status is not Status.ERROR:
+            assert j.ignores_report(W, status)
+            assert j.report(W, status, T0 + LEASE, "later") is None
+            assert j == before
+    assert not j.ignores_report(OTHER, Status.RUNNING)
+    with pytest.raises(NotAssigned):
+        j.report(OTHER, Status.RUNNING, T0)
+
+
+def test_the_holder_uploads_while_active_or_in_error_not_once_finished() -> None:
+    for status in (*LINE, Status.ERROR):
+        in_status(status).ensure_takes_uploads_from(W)
+    with pytest.raises(IllegalTransition, match="finished"):
+        in_status(Status.FINISHED).ensure_takes_uploads_from(W)
+    canceled = in_status(Status.RUNNING)
+    canceled.cancel(T0, "deleted by the user")
+    with pytest.raises(NotAssigned, match="canceled"):
+        canceled.ensure_takes_uploads_from(W)
+    with pytest.raises(NotAssigned):
+        in_status(Status.RUNNING).ensure_takes_uploads_from(OTHER)
 
 
 @pytest.mark.parametrize("terminal", sorted(TERMINAL))

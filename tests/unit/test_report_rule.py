@@ -37,6 +37,10 @@ def test_report_applies_exactly_when_job_report_does(
     except DomainError:
         assert not as_data
         return
+    if j.ignores_report(reporter, reported):  # not applied as data: the use case says 204
+        assert not as_data
+        assert (event, j) == (None, held(current))
+        return
     assert as_data
     assert event == report.event(current)
     # What a store writes for an applied report, column by column:

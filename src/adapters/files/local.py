@@ -3,6 +3,11 @@
 Keys are real paths relative to the real root: `locate` resolves links, so a key never goes
 through a link and the use case's folder checks (plain prefix tests) cannot be fooled by one.
 Every filesystem call of the async methods runs in a thread.
+
+File ids come as DECODE's user API writes them: `os.path.join(USER_DATA_ROOT_PATH, ...)`, so
+absolute when the root is, and relative to the working directory when the root is relative
+(`../user_data/u1/data/f.tif` with the root `../user_data`). Ids relative to the root itself
+(`u1/data/f.tif`) are accepted too.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import quote
 
 from domain.errors import FileNotFound, PathNotAllowed, TooLarge, Unavailable
 from domain.jobs import FileKind
@@ -28,9 +32,14 @@ _NOT_FOUND = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
 
 class LocalFileStore:
-    def __init__(self, root: Path) -> None:
-        self._given = os.path.abspath(root)
-        self._root = os.path.realpath(root)
+    def __init__(self, root: Path, *, cwd: str | None = None) -> None:
+        cwd = cwd or os.getcwd()
+        self._given = os.path.normpath(os.path.join(cwd, root))
+        self._root = os.path.realpath(self._given)
+        self._cwd = cwd
+        # A relative root as given (`../user_data`): ids starting with it are relative to the
+        # working directory, as DECODE's user API writes them.
+        self._as_given = "" if os.path.isabs(root) else posixpath.normpath(str(root))
 
     def locate(self, path: str) -> str:
         """Normalise first, then confine: `..`, other roots and links out are refused."""
@@ -46,15 +55,20 @@ class LocalFileStore:
     def _relative(self, path: str) -> str:
         """`path` relative to the root, lexically normalised; refused when it leaves it."""
         if os.path.isabs(path):
-            normal = os.sep + os.path.normpath(path).lstrip(os.sep)
-            for root in (self._given, self._root):
-                if normal == root or normal.startswith(root.rstrip(os.sep) + os.sep):
-                    return os.path.relpath(normal, root)
-            raise PathNotAllowed(path, "is outside the data root")
+            return self._inside(path, os.sep + os.path.normpath(path).lstrip(os.sep))
         normal = posixpath.normpath(path)
+        if self._as_given and _under(normal, self._as_given):
+            return self._inside(path, os.path.normpath(os.path.join(self._cwd, normal)))
         if normal == ".." or normal.startswith("../"):
             raise PathNotAllowed(path, "leaves the data root")
         return normal
+
+    def _inside(self, path: str, normal: str) -> str:
+        """The absolute, normalised `normal` relative to the root (as given, or real)."""
+        for root in (self._given, self._root):
+            if _under(normal, root):
+                return os.path.relpath(normal, root)
+        raise PathNotAllowed(path, "is outside the data root")
 
     def _path(self, key: str) -> str:
         """The file of a canonical key; PathNotAllowed for anything else (defence in depth:
@@ -64,8 +78,9 @@ class LocalFileStore:
         return os.path.join(self._root, key)
 
     async def download_request(self, key: str) -> TransferRequest:
+        """Through this API's own download endpoint (its URL is the HTTP layer's)."""
         await asyncio.to_thread(self._existing_file, key)
-        return TransferRequest("get", f"/files/{quote(key)}/download")
+        return TransferRequest("get", None)
 
     def _existing_file(self, key: str) -> None:
         if not key or not os.path.isfile(self._path(key)):
@@ -74,8 +89,8 @@ class LocalFileStore:
     async def upload_request(
         self, job_id: int, kind: FileKind, base_path: str, folder: str
     ) -> TransferRequest:
-        query = f"type={kind.value}&base_path={quote(base_path, safe='')}"
-        return TransferRequest("post", f"/jobs/{job_id}/files/upload?{query}")
+        """Through this API's own multipart upload endpoint (its URL is the HTTP layer's)."""
+        return TransferRequest("post", None)
 
     async def write(self, key: str, chunks: AsyncIterator[bytes], max_bytes: int) -> int:
         """Stream into a temporary file next to the target, then rename it into place."""
@@ -128,6 +143,10 @@ class LocalFileStore:
             os.close(fd)
             raise FileNotFound(key)
         return os.fdopen(fd, "rb")
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _temporary(key: str, folder: str) -> tuple[BinaryIO, str]:

@@ -151,6 +151,14 @@ class SqlJobStore:
             select(jobs).where(jobs.c.worker == worker, text(ACTIVE_SQL)).order_by(jobs.c.id)
         )
 
+    async def canceled_under(self, worker: str, limit: int) -> list[Job]:
+        return await self._jobs(
+            select(jobs)
+            .where(jobs.c.worker == worker, jobs.c.status == Status.CANCELED.value)
+            .order_by(jobs.c.updated_at.desc(), jobs.c.id.desc())
+            .limit(limit)
+        )
+
     async def expired(self, now: datetime, lease: timedelta, limit: int) -> list[Job]:
         return await self._jobs(
             select(jobs)

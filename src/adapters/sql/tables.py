@@ -27,6 +27,7 @@ CLAIM_ORDER_KEYS = [
 
 ACTIVE_SQL = "status IN ('pulled', 'preprocessing', 'running', 'postprocessing')"
 QUEUED_SQL = "status = 'queued'"
+CANCELED_SQL = "status = 'canceled'"
 
 jobs = Table(
     "jobs",
@@ -77,6 +78,14 @@ jobs = Table(
         "worker",
         postgresql_where=text(ACTIVE_SQL),
         sqlite_where=text(ACTIVE_SQL),
+    ),
+    # `canceled_under`: a refused download checks the worker's canceled jobs (404: stop).
+    Index(
+        "ix_jobs_canceled_worker",
+        "worker",
+        "updated_at",
+        postgresql_where=text(CANCELED_SQL),
+        sqlite_where=text(CANCELED_SQL),
     ),
 )
 

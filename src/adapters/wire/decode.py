@@ -4,7 +4,7 @@ reverse."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -18,12 +18,22 @@ from domain.jobs import (
 from domain.transfers import TransferRequest
 
 
+def _doc(description: str, **schema: Any) -> msgspec.Meta:
+    """A field's meaning (and extra OpenAPI schema keywords) for the published docs."""
+    return msgspec.Meta(extra_json_schema={"description": description, "extra": schema or None})
+
+
+MiB = "MiB (mebibytes)"
+
+
 class HardwareSpecs(msgspec.Struct, omit_defaults=False):
-    cpu_cores: int | None = None
-    memory: int | None = None
-    gpu_model: str | None = None
-    gpu_archi: str | None = None
-    gpu_mem: int | None = None
+    """What the job needs; a missing value matches any worker."""
+
+    cpu_cores: Annotated[int | None, _doc("CPU cores the job needs (<= the worker's)")] = None
+    memory: Annotated[int | None, _doc(f"memory the job needs, in {MiB}")] = None
+    gpu_model: Annotated[str | None, _doc("GPU model required (equal to the worker's)")] = None
+    gpu_archi: Annotated[str | None, _doc("GPU architecture required (equal)")] = None
+    gpu_mem: Annotated[int | None, _doc(f"GPU memory the job needs, in {MiB}")] = None
 
 
 class AppSpecs(msgspec.Struct):
@@ -36,8 +46,14 @@ class HandlerSpecs(msgspec.Struct):
     image_name: str | None = None
     image_version: str | None = None
     entrypoint: str | None = None
-    files_down: dict[str, str] | None = None
-    files_up: dict[Literal["output", "log", "artifact"], str] | None = None
+    files_down: Annotated[
+        dict[str, str] | None,
+        _doc("local path on the worker -> file id (GET /files/{file id}/url)"),
+    ] = None
+    files_up: Annotated[
+        dict[Literal["output", "log", "artifact"], str] | None,
+        _doc("output/log/artifact -> local path on the worker to upload from"),
+    ] = None
 
 
 class MetaSpecs(msgspec.Struct):
@@ -45,10 +61,25 @@ class MetaSpecs(msgspec.Struct):
     date_created: str
 
 
+_META_SCHEMA = {
+    "required": ["job_id", "date_created"],
+    "properties": {
+        "job_id": {"type": "integer", "description": "the user side's job id"},
+        "date_created": {"type": "string", "description": "when the user created the job"},
+    },
+    "additional_properties": True,
+}
+
+
 class JobSpecs(msgspec.Struct):
+    """DECODE's JobSpecs: what the user side submits and what a worker receives."""
+
     app: AppSpecs
     handler: HandlerSpecs
-    meta: dict[str, Any]  # job_id and date_created required; extra keys kept
+    meta: Annotated[
+        dict[str, Any],  # a dict, not MetaSpecs: extra keys are kept and handed on
+        _doc("job_id and date_created required; extra keys are kept", **_META_SCHEMA),
+    ]
     hardware: HardwareSpecs = msgspec.field(default_factory=HardwareSpecs)
 
 
@@ -72,10 +103,20 @@ class Queued(msgspec.Struct):
 
 
 class TransferRequestOut(msgspec.Struct):
-    method: str
-    url: str
-    headers: dict[str, str]
-    data: dict[str, str]
+    """An HTTP request to send as given (`requests.request(**d)`), adding only the
+    multipart `file` part(s) of an upload."""
+
+    method: Annotated[str, _doc("HTTP method: get (download) or post (upload)")]
+    url: Annotated[str, _doc("absolute URL: pre-signed S3, or this API's own endpoint")]
+    headers: Annotated[
+        dict[str, str],
+        _doc("`{}` for S3; for this API: the caller's own `authorization` header, verbatim"),
+    ]
+    data: Annotated[dict[str, str], _doc("form fields of a pre-signed S3 POST; else `{}`")]
+
+
+class UploadedFiles(msgspec.Struct):
+    files: Annotated[list[str], _doc("the stored files' keys, relative to the data root")]
 
 
 def to_new_job(body: SubmittedJob) -> NewJob:
@@ -98,6 +139,13 @@ def job_specs(spec: JobSpec) -> dict[str, Any]:
     return spec.document()
 
 
-def transfer_out(request: TransferRequest, base_url: str) -> TransferRequestOut:
-    url = base_url.rstrip("/") + request.url if request.url.startswith("/") else request.url
-    return TransferRequestOut(request.method, url, dict(request.headers), dict(request.data))
+def transfer_out(
+    grant: TransferRequest, own_url: str, authorization: str | None
+) -> TransferRequestOut:
+    """The description of `grant`. A pre-signed URL carries its own credentials; this API's
+    own endpoint (`own_url`, local files) gets the caller's `authorization` header verbatim,
+    as DECODE's worker API does (`{}` when the request had none)."""
+    if grant.url is not None:
+        return TransferRequestOut(grant.method, grant.url, dict(grant.headers), dict(grant.data))
+    headers = {"authorization": authorization} if authorization is not None else {}
+    return TransferRequestOut(grant.method, own_url, headers, dict(grant.data))

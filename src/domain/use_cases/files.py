@@ -5,11 +5,14 @@ from __future__ import annotations
 import posixpath
 from collections.abc import AsyncIterator
 
-from domain.errors import PathNotAllowed
+from domain.errors import NotAssigned, PathNotAllowed
 from domain.jobs import FileKind, Job
 from domain.ports import FileStore, JobStore
 from domain.transfers import TransferRequest
 from domain.workers import Principal
+
+# How many of the worker's most recently canceled jobs a refused download is checked against.
+_CANCELED_LOOKED_AT = 20
 
 
 def inside(key: str, folder: str) -> bool:
@@ -34,16 +37,23 @@ class _FileUseCase:
     async def _held_job(self, principal: Principal, job_id: int) -> Job:
         worker = principal.require_worker()
         job = await self._store.get(job_id)
-        job.ensure_held_by(worker)
+        job.ensure_takes_uploads_from(worker)
         return job
 
     async def _input_key(self, principal: Principal, file_id: str) -> str:
+        """The key of an input of a job the worker holds; NotAssigned (404: stop) when it is
+        an input of a job canceled under it, PathNotAllowed (403) otherwise."""
         worker = principal.require_worker()
         key = self._files.locate(file_id)
-        for job in await self._store.held_by(worker):
-            if any(self._locates_to(input_id, key) for input_id in job.spec.input_files):
-                return key
+        if any(self._is_input(job, key) for job in await self._store.held_by(worker)):
+            return key
+        for job in await self._store.canceled_under(worker, _CANCELED_LOOKED_AT):
+            if self._is_input(job, key):
+                raise NotAssigned(job.id, "was canceled")
         raise PathNotAllowed(file_id, "is not an input of a job this worker holds")
+
+    def _is_input(self, job: Job, key: str) -> bool:
+        return any(self._locates_to(input_id, key) for input_id in job.spec.input_files)
 
     def _locates_to(self, input_id: str, key: str) -> bool:
         """A job input that cannot be located matches nothing (and blocks nothing)."""

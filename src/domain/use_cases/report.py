@@ -27,6 +27,8 @@ class ReportStatus:
         for attempt in range(_ATTEMPTS):
             job = await self._store.get(job_id)
             event = job.report(worker, status, report.at, details)
+            if job.ignores_report(worker, status):
+                return  # accepted, and nothing changes
             try:
                 await self._store.save(job, event)
             except ConcurrentUpdate:

@@ -8,14 +8,13 @@ import logging
 from dishka import AsyncContainer
 from dishka.integrations.litestar import DishkaRouter, setup_dishka
 from litestar import Litestar
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.migrate import upgrade
 from domain.errors import DomainError
 from domain.ports import JobStore
 from entrypoints.bootstrap import prepare
+from entrypoints.http.docs import OPENAPI, docs_assets
 from entrypoints.http.errors import domain_error_handler, internal_error_handler
 from entrypoints.http.files import WorkerFilesController
 from entrypoints.http.internal import InternalController
@@ -26,19 +25,6 @@ from entrypoints.scheduler import Scheduler
 from entrypoints.settings import Settings, load_settings
 
 log = logging.getLogger("jobcloud")
-
-OPENAPI = OpenAPIConfig(
-    title="jobcloud",
-    version="0.1.0",
-    description="Job queue for compute workers; DECODE OpenCloud worker API compatible.",
-    path="/schema",
-    components=Components(
-        security_schemes={
-            "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
-            "ApiKey": SecurityScheme(type="apiKey", name="x-api-key", security_scheme_in="header"),
-        }
-    ),
-)
 
 
 def create_app(
@@ -81,7 +67,8 @@ def create_app(
                     InternalController,
                     MetaController,
                 ],
-            )
+            ),
+            docs_assets(),
         ],
         on_startup=[start],
         on_shutdown=[stop],

@@ -10,13 +10,19 @@ from litestar.status_codes import HTTP_201_CREATED
 from adapters.wire.decode import Queued, SubmittedJob, to_new_job
 from domain.use_cases.submit import SubmitJob
 from entrypoints.http.auth import InternalCaller
+from entrypoints.http.docs import errors
 
 
 class InternalController(Controller):
     tags = ["internal"]
     security = [{"ApiKey": []}]
 
-    @post("/_jobs", status_code=HTTP_201_CREATED, summary="Enqueue a job")
+    @post(
+        "/_jobs",
+        status_code=HTTP_201_CREATED,
+        summary="Enqueue a job",
+        responses=errors(400, 401, 413, 422, 503),
+    )
     async def enqueue(
         self,
         data: JSONBody[SubmittedJob],

@@ -10,6 +10,7 @@ from litestar.exceptions import NotFoundException
 
 from domain.ports import Health
 from entrypoints.http.auth import AccessInfo, LocalJwks
+from entrypoints.http.docs import errors
 
 
 class MetaController(Controller):
@@ -19,7 +20,11 @@ class MetaController(Controller):
     async def health(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/ready", summary="Readiness: the database answers (503 otherwise)")
+    @get(
+        "/ready",
+        summary="Readiness: the database answers (503 otherwise)",
+        responses=errors(503),
+    )
     async def ready(self, health: FromDishka[Health]) -> dict[str, str]:
         await health.ping()
         return {"status": "ready"}
@@ -28,7 +33,11 @@ class MetaController(Controller):
     async def access_info(self, info: FromDishka[AccessInfo]) -> dict[str, Any]:
         return info.document
 
-    @get("/.well-known/jwks.json", summary="Public keys of the local token issuer")
+    @get(
+        "/.well-known/jwks.json",
+        summary="Public keys of the local token issuer",
+        responses=errors(404),
+    )
     async def jwks(self, jwks: FromDishka[LocalJwks]) -> dict[str, Any]:
         if jwks.document is None:
             raise NotFoundException("this deployment uses an external identity provider")

@@ -1,7 +1,7 @@
 """Notifications of job status changes: one row per (user job, status, channel), ever.
 
 Revision ID: 0004
-Revises: 0002 (the lead re-chains at merge)
+Revises: 0003
 Create Date: 2026-11-30
 """
 
@@ -12,7 +12,7 @@ from advanced_alchemy.types import BigIntIdentity, DateTimeUTC
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
