@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.errors import IllegalTransition, NotAssigned
+from domain.pipelines.keys import JobKey
 
 MAX_RETRIES_REACHED = "max retries reached"
+RERUN = "re-run"  # details of the event that starts a new attempt (`Job.rerun`)
 
 
 class Status(enum.StrEnum):
@@ -49,6 +51,9 @@ _FORWARD = (
 class Environment(enum.StrEnum):
     CLOUD = "cloud"
     LOCAL = "local"
+    # npg_porch tasks (`domain.pipelines`): no worker offers it, so no pull ever hands one out;
+    # they are claimed through the tracker API only.
+    PIPELINE = "pipeline"
 
 
 class FileKind(enum.StrEnum):
@@ -180,6 +185,8 @@ class NewJob:
     environment: Environment | None = None
     group: str | None = None
     priority: int = 5
+    key: JobKey | None = None  # run once: a second submission of it returns this job
+    owner: str | None = None  # who may ask for a re-run (besides an admin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +247,8 @@ class Job:
     runtime_details: str | None = None
     updated_at: datetime | None = None
     version: int = 0  # optimistic concurrency: bumped by every save
+    key: JobKey | None = None
+    owner: str | None = None
 
     @classmethod
     def create(cls, job_id: int, new: NewJob, now: datetime) -> Job:
@@ -252,6 +261,8 @@ class Job:
             group=new.group,
             priority=new.priority,
             updated_at=now,
+            key=new.key,
+            owner=new.owner,
         )
 
     def _move(
@@ -335,6 +346,33 @@ class Job:
         if self.status.terminal:
             return None
         return self._move(Status.CANCELED, now, details=reason, notify=notify)
+
+    def rerun(self, by: str, now: datetime, *, notify: bool = True) -> JobEvent:
+        """A finished, failed or canceled job goes back to the queue as a new attempt: same
+        id and key, a fresh lease and retry count; the event marks where the attempt starts."""
+        if not self.status.terminal:
+            raise IllegalTransition(f"job {self.id} is {self.status}: only an ended job re-runs")
+        event = JobEvent(self.id, now, self.status, Status.QUEUED, by, RERUN, notify)
+        self.status = Status.QUEUED
+        self.updated_at = now
+        self.worker = None
+        self.last_seen = None
+        self.attempts = 0
+        self.tried_by = frozenset()
+        self.runtime_details = None
+        return event
+
+    def advance(
+        self, to: Status, by: str, now: datetime, *, lease: bool, notify: bool = False
+    ) -> JobEvent:
+        """Set the status for a tracker that checked its own rules (`domain.pipelines`);
+        `by` is recorded as who did it. `lease`: the lease restarts now (else none runs)."""
+        self.worker = by if to.active else self.worker
+        self.last_seen = now if lease and to.active else None
+        event = JobEvent(self.id, now, self.status, to, by, None, notify)
+        self.status = to
+        self.updated_at = now
+        return event
 
     def snapshot(self) -> Job:
         return replace(self)

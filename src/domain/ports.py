@@ -26,7 +26,19 @@ class JobStore(Protocol):
     with an outbox): what `EventLog` and `Outbox` read back.
     """
 
-    async def add(self, new: NewJob, now: datetime) -> Job: ...
+    async def add(self, new: NewJob, now: datetime) -> Job:
+        """The new job; with a key, as `add_once` (the job holding the key)."""
+        ...
+
+    async def add_once(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
+        """(the new job, True); or, when a job holds `new.key` (`KeyScope`), (that job,
+        False). Decided by the store's unique index: one job under any concurrency."""
+        ...
+
+    async def rerun(self, job: Job, event: JobEvent) -> None:
+        """Save a job `Job.rerun` put back in the queue (as `save`) and forget who tried it;
+        Conflict when another job meanwhile took its key."""
+        ...
 
     async def get(self, job_id: int) -> Job:
         """The job, or JobNotFound."""

@@ -10,9 +10,10 @@ import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from domain.errors import ConcurrentUpdate, JobNotFound
+from domain.errors import ConcurrentUpdate, Conflict, JobNotFound
 from domain.jobs import Job, JobEvent, NewJob, Report, Status
 from domain.matching import WorkerOffer, claim_order, matches
+from domain.pipelines.keys import JobKey, KeyScope
 from domain.transfers import StatusUpdate
 
 
@@ -42,9 +43,33 @@ class InMemoryJobStore:
             self._outbox[message.message_id] = (message, event.at)
 
     async def add(self, new: NewJob, now: datetime) -> Job:
+        return (await self.add_once(new, now))[0]
+
+    async def add_once(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
+        holder = self._holder(new.key)
+        if holder is not None:
+            return holder.snapshot(), False
         job = Job.create(next(self._ids), new, now)
         self._jobs[job.id] = job
-        return job.snapshot()
+        return job.snapshot(), True
+
+    def _holder(self, key: JobKey | None, but: int | None = None) -> Job | None:
+        """The job holding `key` (the rule of `KeyScope`, as the SQL unique index)."""
+        if key is None:
+            return None
+        for job in self._jobs.values():
+            if job.id == but or job.key is None:
+                continue
+            same = (job.key.namespace, job.key.key) == (key.namespace, key.key)
+            live = job.key.scope is KeyScope.FOREVER or not job.status.terminal
+            if same and live:
+                return job
+        return None
+
+    async def rerun(self, job: Job, event: JobEvent) -> None:
+        if self._holder(job.key, but=job.id) is not None:
+            raise Conflict(f"job {job.id} cannot re-run: another job holds its key")
+        await self.save(job, event)
 
     async def get(self, job_id: int) -> Job:
         try:

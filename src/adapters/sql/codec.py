@@ -14,6 +14,7 @@ from domain.jobs import (
     Status,
     UploadPaths,
 )
+from domain.pipelines.keys import JobKey, KeyScope
 from domain.transfers import StatusUpdate
 
 
@@ -39,7 +40,17 @@ def new_job_row(new: NewJob, now: Any) -> dict[str, Any]:
         "user_job_id": new.spec.meta.job_id,
         "spec": new.spec.document(),
         "paths_upload": {"output": paths.output, "log": paths.log, "artifact": paths.artifact},
+        "namespace": new.key.namespace if new.key else None,
+        "job_key": new.key.key if new.key else None,
+        "key_scope": new.key.scope.value if new.key else None,
+        "owner": new.owner,
     }
+
+
+def key_from_row(row: Mapping[Any, Any]) -> JobKey | None:
+    if row["job_key"] is None:
+        return None
+    return JobKey(row["namespace"], row["job_key"], KeyScope(row["key_scope"]))
 
 
 def job_from_row(row: Mapping[Any, Any], tried_by: frozenset[str] = frozenset()) -> Job:
@@ -60,6 +71,8 @@ def job_from_row(row: Mapping[Any, Any], tried_by: frozenset[str] = frozenset())
         runtime_details=row["runtime_details"],
         updated_at=row["updated_at"],
         version=row["version"],
+        key=key_from_row(row),
+        owner=row["owner"],
     )
 
 

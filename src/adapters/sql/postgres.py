@@ -36,12 +36,15 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    exists,
     func,
     insert,
     literal,
     literal_column,
     null,
     select,
+    text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -51,8 +54,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sql.batch import Batcher
 from adapters.sql.claim import claim_in_passes, claim_order, claim_params, picked
 from adapters.sql.codec import job_from_row, new_job_row
+from adapters.sql.once import ADD_ATTEMPTS, LIVE_KEY
 from adapters.sql.store import SqlJobStore, get_statement, job_with_tried
-from adapters.sql.tables import job_attempts, job_events, jobs, outbox
+from adapters.sql.tables import LIVE_KEY_SQL, job_attempts, job_events, jobs, outbox
 from adapters.sql.url import libpq_url
 from domain.errors import Unavailable
 from domain.jobs import Job, NewJob, Report, Status
@@ -224,9 +228,29 @@ class PostgresJobStore(SqlJobStore):
             raise
 
     async def add(self, new: NewJob, now: datetime) -> Job:
+        if new.key is not None:
+            return (await self.add_once(new, now))[0]
         async with self._connection() as connection:
             row = await connection.fetchrow(_ADD.sql, *_ADD.args(new_job_row(new, now)))
         return job_from_row(row)
+
+    async def add_once(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
+        """ONE statement inserts or, when the key is taken, reads its holder; only when the
+        insert had to wait for a concurrent holder (whose row the statement's snapshot cannot
+        see) does a second statement read it."""
+        if new.key is None:
+            return await self.add(new, now), True
+        params = new_job_row(new, now)
+        async with self._connection() as connection:
+            for _ in range(ADD_ATTEMPTS):
+                row = await connection.fetchrow(_ADD_ONCE.sql, *_ADD_ONCE.args(params))
+                if row is None:
+                    row = await connection.fetchrow(_LIVE_KEY.sql, *_LIVE_KEY.args(params))
+                    if row is not None:
+                        return job_from_row(row), False
+                    continue
+                return job_from_row(row), bool(row["created"])
+        raise Unavailable(f"key {new.key.key!r}: its holder keeps changing; try again")
 
     async def get(self, job_id: int) -> Job:
         async with self._connection() as connection:
@@ -328,6 +352,33 @@ _ADD = Prepared.of(
 )
 
 _GET = Prepared.of(get_statement("postgresql"))
+
+
+def _add_once() -> Any:
+    inserted = (
+        postgresql.insert(jobs)
+        .values({column.name: bindparam(column.name) for column in jobs.c if column.name != "id"})
+        .on_conflict_do_nothing()
+        .returning(*jobs.c)
+        .cte("inserted")
+    )
+    holder = (
+        select(*jobs.c, literal(False).label("created"))
+        .where(
+            jobs.c.namespace == bindparam("namespace"),
+            jobs.c.job_key == bindparam("job_key"),
+            text(LIVE_KEY_SQL),
+            ~exists(select(inserted.c.id)),
+        )
+        .limit(1)
+    )
+    return union_all(select(*inserted.c, literal(True).label("created")), holder)
+
+
+# Run once (`adapters.sql.once` on SQLAlchemy): INSERT ... ON CONFLICT DO NOTHING, else the
+# job holding the key, in one statement.
+_ADD_ONCE = Prepared.of(_add_once())
+_LIVE_KEY = Prepared.of(LIVE_KEY)
 
 
 _EVENT_COLUMNS = ["job_id", "at", "from_status", "to_status", "worker", "details", "notify"]

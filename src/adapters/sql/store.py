@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import BigInteger, bindparam, func, insert, literal, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.claim import claim_in_passes, claim_params, claim_statement, insert_ignore
@@ -22,8 +23,9 @@ from adapters.sql.codec import (
     outbox_row,
 )
 from adapters.sql.engine import transaction
+from adapters.sql.once import ADD_ATTEMPTS, add_or_find, forget_tries, key_conflict
 from adapters.sql.tables import ACTIVE_SQL, job_attempts, job_events, jobs, outbox
-from domain.errors import ConcurrentUpdate, JobNotFound
+from domain.errors import ConcurrentUpdate, JobNotFound, Unavailable
 from domain.jobs import Job, JobEvent, NewJob, Report, Status
 from domain.matching import WorkerOffer
 
@@ -43,6 +45,8 @@ class SqlJobStore:
         return transaction(self._engine)
 
     async def add(self, new: NewJob, now: datetime) -> Job:
+        if new.key is not None:
+            return (await self.add_once(new, now))[0]
         async with self._tx() as s:
             row = (
                 (await s.execute(insert(jobs).values(new_job_row(new, now)).returning(jobs)))
@@ -50,6 +54,26 @@ class SqlJobStore:
                 .one()
             )
         return job_from_row(row)
+
+    async def add_once(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
+        if new.key is None:
+            return await self.add(new, now), True
+        row = new_job_row(new, now)
+        for _ in range(ADD_ATTEMPTS):
+            async with self._tx() as s:
+                found = await add_or_find(s, self._dialect, row)
+            if found is not None:
+                return job_from_row(found[0]), found[1]
+        raise Unavailable(f"key {new.key.key!r}: its holder keeps changing; try again")
+
+    async def rerun(self, job: Job, event: JobEvent) -> None:
+        try:
+            async with self._tx() as s:
+                await self._save(s, job)
+                await forget_tries(s, job)
+                await self._record(s, event, job.spec.meta.job_id)
+        except IntegrityError:
+            raise key_conflict(job.key, job.id) from None
 
     async def get(self, job_id: int) -> Job:
         async with self._tx() as s:
@@ -95,6 +119,11 @@ class SqlJobStore:
             )
 
     async def save(self, job: Job, event: JobEvent | None) -> None:
+        async with self._tx() as s:
+            await self._save(s, job)
+            await self._record(s, event, job.spec.meta.job_id)
+
+    async def _save(self, s: AsyncConnection, job: Job) -> None:
         values = {
             "p_id": job.id,
             "p_version": job.version,
@@ -105,14 +134,12 @@ class SqlJobStore:
             "p_runtime_details": job.runtime_details,
             "p_updated_at": job.updated_at,
         }
-        async with self._tx() as s:
-            result = await s.execute(_SAVE, values)
-            if result.rowcount != 1:
-                exists = await s.scalar(select(literal(1)).where(jobs.c.id == job.id))
-                if exists:
-                    raise ConcurrentUpdate(f"job {job.id} changed meanwhile")
-                raise JobNotFound(job.id)
-            await self._record(s, event, job.spec.meta.job_id)
+        result = await s.execute(_SAVE, values)
+        if result.rowcount != 1:
+            exists = await s.scalar(select(literal(1)).where(jobs.c.id == job.id))
+            if exists:
+                raise ConcurrentUpdate(f"job {job.id} changed meanwhile")
+            raise JobNotFound(job.id)
 
     async def apply_report(self, report: Report) -> bool:
         async with self._tx() as s:

@@ -28,6 +28,13 @@ CLAIM_ORDER_KEYS = [
 ACTIVE_SQL = "status IN ('pulled', 'preprocessing', 'running', 'postprocessing')"
 QUEUED_SQL = "status = 'queued'"
 CANCELED_SQL = "status = 'canceled'"
+# A key is taken (`domain.pipelines.keys.KeyScope`) by every job of scope `forever`, and by
+# the jobs of scope `active` that are not finished: queued or active (migration 0005 restates).
+LIVE_KEY_SQL = (
+    "job_key IS NOT NULL AND (key_scope = 'forever' OR status IN "
+    "('queued', 'pulled', 'preprocessing', 'running', 'postprocessing'))"
+)
+QUEUED_IN_NAMESPACE_SQL = "status = 'queued' AND namespace IS NOT NULL"
 
 jobs = Table(
     "jobs",
@@ -53,6 +60,11 @@ jobs = Table(
     Column("user_job_id", BigInteger, nullable=False),
     Column("spec", JsonB, nullable=False),
     Column("paths_upload", JsonB, nullable=False),
+    # run once (migration 0005)
+    Column("namespace", String(255)),
+    Column("job_key", String(255)),
+    Column("key_scope", String(8)),
+    Column("owner", String(255)),
     # Claim order over queued jobs only: the pull never sorts, however deep the queue.
     Index(
         "ix_jobs_queued_claim_order",
@@ -87,6 +99,50 @@ jobs = Table(
         postgresql_where=text(CANCELED_SQL),
         sqlite_where=text(CANCELED_SQL),
     ),
+    # Run once: at most one job holds a key in a namespace (see LIVE_KEY_SQL).
+    Index(
+        "ux_jobs_live_key",
+        "namespace",
+        "job_key",
+        unique=True,
+        postgresql_where=text(LIVE_KEY_SQL),
+        sqlite_where=text(LIVE_KEY_SQL),
+    ),
+    # A namespace's jobs (a porch pipeline's tasks), listed and looked up by key.
+    Index("ix_jobs_namespace_key", "namespace", "job_key"),
+    # A namespace's queued jobs, oldest first: the porch claim.
+    Index(
+        "ix_jobs_queued_namespace",
+        "namespace",
+        "created_at",
+        "id",
+        postgresql_where=text(QUEUED_IN_NAMESPACE_SQL),
+        sqlite_where=text(QUEUED_IN_NAMESPACE_SQL),
+    ),
+)
+
+# npg_porch pipelines and their tokens (tasks are jobs: namespace `porch/<name>`).
+porch_pipelines = Table(
+    "porch_pipelines",
+    metadata,
+    Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("uri", String(1024), nullable=False),
+    Column("version", String(255), nullable=False),
+    Column("lease_seconds", Integer),
+    Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+)
+
+porch_tokens = Table(
+    "porch_tokens",
+    metadata,
+    Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex
+    Column("description", String(255), nullable=False),
+    # NULL: an admin token
+    Column("pipeline_id", BigInteger, ForeignKey("porch_pipelines.id", ondelete="CASCADE")),
+    Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("revoked_at", DateTimeUTC(timezone=True)),
 )
 
 job_events = Table(

@@ -1,0 +1,61 @@
+"""Definition keys: what makes two submissions "the same work".
+
+A key lives in a namespace. It is given by the client, or derived: the sha256 (hex) of the
+canonical JSON of the definition. Canonical JSON is the form npg_porch hashes its task inputs
+in (ujson with sorted keys): keys sorted at every level, no insignificant whitespace, non-ASCII
+escaped as \\uXXXX and "/" escaped as "\\/". So key order never matters, while types and
+values do (1, 1.0, "1" and true are four different keys).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from domain.errors import InvalidInput
+
+MAX_KEY_LENGTH = 255
+DEFAULT_NAMESPACE = "default"
+
+
+class KeyScope(enum.StrEnum):
+    """How long a key stays taken.
+
+    ACTIVE: while a job with the key is not finished, i.e. its status is queued, pulled,
+    preprocessing, running or postprocessing (not finished, error or canceled). After that a
+    new submission of the key makes a new job. FOREVER: as long as the job exists (npg_porch).
+    """
+
+    ACTIVE = "active"
+    FOREVER = "forever"
+
+
+@dataclass(frozen=True, slots=True)
+class JobKey:
+    namespace: str
+    key: str
+    scope: KeyScope = KeyScope.ACTIVE
+
+    def __post_init__(self) -> None:
+        for name in ("namespace", "key"):
+            value = getattr(self, name)
+            if not value or len(value) > MAX_KEY_LENGTH:
+                raise InvalidInput(f"{name}: expected 1 to {MAX_KEY_LENGTH} characters")
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text of `value` (see the module's docstring)."""
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"not a JSON document: {exc}") from None
+    # "/" occurs only inside strings in JSON text: escaping it everywhere escapes it there.
+    return text.replace("/", "\\/")
+
+
+def definition_key(value: Any) -> str:
+    """sha256 (hex) of the canonical JSON of `value`: npg_porch's task_input_id."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
