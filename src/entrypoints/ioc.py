@@ -23,6 +23,7 @@ from adapters.sql.postgres import postgres_store
 from adapters.sql.store import SqlJobStore
 from adapters.sql.url import async_url, is_sqlite
 from adapters.userapi.client import UserApiStatusSink
+from domain.pipelines.keys import KeyPolicy
 from domain.policy import QueuePolicy
 from domain.ports import (
     Clock,
@@ -39,6 +40,7 @@ from domain.use_cases.forwarding import ForwardUpdates
 from domain.use_cases.leases import SweepLeases
 from domain.use_cases.pull import PullJobs
 from domain.use_cases.report import JobStatus, ReportStatus
+from domain.use_cases.rerun import JobAttempts, RerunJob
 from domain.use_cases.submit import SubmitJob
 from entrypoints.settings import Settings
 
@@ -62,6 +64,10 @@ class SettingsProvider(Provider):
             retry_different=s.retry_different,
             max_pull=s.max_pull,
         )
+
+    @provide
+    def key_policy(self, s: Settings) -> KeyPolicy:
+        return KeyPolicy(forever_namespaces=s.key_forever_namespaces)
 
     @provide
     def clock(self) -> Clock:
@@ -171,6 +177,8 @@ def use_case_provider() -> Provider:
     provider = Provider(scope=Scope.APP)
     for use_case in (
         SubmitJob,
+        RerunJob,
+        JobAttempts,
         PullJobs,
         ReportStatus,
         JobStatus,

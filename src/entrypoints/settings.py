@@ -44,6 +44,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     timeout_failure: int = 300
     retry_different: bool = True
     max_pull: int = 100
+    key_forever_namespaces: frozenset[str] = frozenset()  # run once: default scope `forever`
     # user side
     userfacing_api_url: str | None = None
     internal_api_key_secret: str | None = None
@@ -179,6 +180,11 @@ def load_settings(
         timeout_failure=e.integer("TIMEOUT_FAILURE", 300, minimum=1),
         retry_different=e.flag("RETRY_DIFFERENT", True),
         max_pull=e.integer("JOBCLOUD_MAX_PULL", 100, minimum=1),
+        key_forever_namespaces=frozenset(
+            name.strip()
+            for name in (e.text("JOBCLOUD_KEY_FOREVER_NAMESPACES") or "").split(",")
+            if name.strip()
+        ),
         userfacing_api_url=e.url("USERFACING_API_URL"),
         internal_api_key_secret=e.text("INTERNAL_API_KEY_SECRET"),
         cognito_client_id=e.text("COGNITO_CLIENT_ID"),

@@ -57,4 +57,3 @@ def key_conflict(key: JobKey | None, job_id: int) -> Conflict:
 async def forget_tries(s: AsyncConnection, job: Job) -> None:
     """A re-run is a new attempt: whoever tried the job before may claim it again."""
     await s.execute(delete(job_attempts).where(job_attempts.c.job_id == job.id))
-

@@ -11,10 +11,12 @@ import msgspec
 from domain.errors import InvalidInput
 from domain.jobs import (
     Environment,
+    Job,
     JobSpec,
     NewJob,
     UploadPaths,
 )
+from domain.pipelines.keys import MAX_KEY_LENGTH, KeyPolicy, KeyScope
 from domain.transfers import TransferRequest
 
 
@@ -89,17 +91,36 @@ class PathsUploadSpecs(msgspec.Struct):
     artifact: str
 
 
+KeyText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_KEY_LENGTH)]
+
+
 class SubmittedJob(msgspec.Struct):
     job: JobSpecs
     paths_upload: PathsUploadSpecs
     environment: Literal["cloud", "local"] | None = None
     group: str | None = None
     priority: int = 5
+    # run once: the key (or the Idempotency-Key header), or derive_key: the sha256 of the
+    # canonical JSON of the definition (every field above)
+    key: KeyText | None = None
+    derive_key: bool = False
+    namespace: KeyText | None = None
+    key_scope: Literal["active", "forever"] | None = None
+    owner: KeyText | None = None  # who may ask for a re-run (besides an admin)
 
 
-class Queued(msgspec.Struct):
+class Queued(msgspec.Struct, omit_defaults=True):
     id: int
     status: str
+    namespace: str | None = None
+    key: str | None = None
+
+
+def queued(job: Job) -> Queued:
+    key = job.key
+    return Queued(
+        job.id, job.status.value, key.namespace if key else None, key.key if key else None
+    )
 
 
 class TransferRequestOut(msgspec.Struct):
@@ -119,13 +140,31 @@ class UploadedFiles(msgspec.Struct):
     files: Annotated[list[str], _doc("the stored files' keys, relative to the data root")]
 
 
-def to_new_job(body: SubmittedJob) -> NewJob:
+_NO_FOREVER = KeyPolicy()
+_DEFINITION = ("job", "paths_upload", "environment", "group", "priority")
+
+
+def to_new_job(
+    body: SubmittedJob, idempotency_key: str | None = None, policy: KeyPolicy = _NO_FOREVER
+) -> NewJob:
     try:
         msgspec.convert(body.job.meta, MetaSpecs)  # job_id and date_created are required
     except msgspec.ValidationError as exc:
         raise InvalidInput(f"job.meta: {exc}") from None
+    if idempotency_key is not None and body.key is not None and idempotency_key != body.key:
+        raise InvalidInput("key: differs from the Idempotency-Key header")
+    document = msgspec.to_builtins(body)
+    key = policy.key_for(
+        namespace=body.namespace,
+        given=body.key if body.key is not None else idempotency_key,
+        scope=KeyScope(body.key_scope) if body.key_scope else None,
+        definition={name: document.get(name) for name in _DEFINITION},
+        derive=body.derive_key,
+    )
     paths = body.paths_upload
     return NewJob(
+        key=key,
+        owner=body.owner,
         spec=JobSpec.from_document(msgspec.to_builtins(body.job)),
         paths_upload=UploadPaths(paths.output, paths.log, paths.artifact),
         environment=Environment(body.environment) if body.environment else None,

@@ -59,3 +59,33 @@ def canonical_json(value: Any) -> str:
 def definition_key(value: Any) -> str:
     """sha256 (hex) of the canonical JSON of `value`: npg_porch's task_input_id."""
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPolicy:
+    """Which scope a key gets when the submission does not say: `forever` in the namespaces
+    listed (JOBCLOUD_KEY_FOREVER_NAMESPACES), `active` elsewhere."""
+
+    forever_namespaces: frozenset[str] = frozenset()
+
+    def key_for(
+        self,
+        *,
+        namespace: str | None,
+        given: str | None,
+        scope: KeyScope | None,
+        definition: Any = None,
+        derive: bool = False,
+    ) -> JobKey | None:
+        """The submission's key: `given`, else (with `derive`) the `definition_key` of
+        `definition`, else none (no run-once for it)."""
+        if given is None and not derive:
+            if namespace is not None or scope is not None:
+                raise InvalidInput("key: namespace and key_scope need a key (or derive_key)")
+            return None
+        key = given if given is not None else definition_key(definition)
+        namespace = DEFAULT_NAMESPACE if namespace is None else namespace
+        if scope is None:
+            forever = namespace in self.forever_namespaces
+            scope = KeyScope.FOREVER if forever else KeyScope.ACTIVE
+        return JobKey(namespace, key, scope)

@@ -11,6 +11,7 @@ from litestar import Request
 
 from adapters.auth.local import LocalIssuer
 from domain.ports import TokenVerifier
+from domain.use_cases.rerun import ADMINS_GROUP, Requester
 from domain.workers import Principal
 from entrypoints.http.auth import (
     AccessInfo,
@@ -60,6 +61,21 @@ class HttpProvider(Provider):
         verifier: TokenVerifier,
     ) -> Principal:
         return await authenticate(request, verifier)
+
+    @provide(scope=Scope.REQUEST)
+    async def requester(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        s: Settings,
+        verifier: TokenVerifier,
+    ) -> Requester:
+        """The user side (x-api-key) is an admin; a token speaks for its user, an admin
+        when in the `admins` group."""
+        if "x-api-key" in request.headers:
+            check_api_key(request, s.internal_api_key_secret)
+            return Requester("user-api", admin=True)
+        principal = await authenticate(request, verifier)
+        return Requester(principal.username, admin=ADMINS_GROUP in principal.groups)
 
     @provide(scope=Scope.REQUEST)
     def internal_caller(
