@@ -326,6 +326,10 @@ class Job:
         return self._move(status, now, details=details)
 
     def lease_expired(self, now: datetime, timeout: timedelta) -> bool:
+        """Under the queue's lease (TIMEOUT_FAILURE) and silent for longer. Tasks of a
+        tracker (environment `pipeline`) follow their pipeline's lease instead."""
+        if self.environment is Environment.PIPELINE:
+            return False
         return self.status.active and self.last_seen is not None and now - self.last_seen > timeout
 
     def expire(self, now: datetime, max_retries: int) -> JobEvent:

@@ -134,3 +134,17 @@ def outbox_of(store: Any) -> Outbox:
 def health_of(store: Any) -> Health:
     """The Health probe beside `store` (see `event_log_of`)."""
     return store if isinstance(store, InMemoryJobStore) else SqlHealth(store._engine)
+
+
+@asynccontextmanager
+async def porch_stores(backend: str, tmp_path: Path) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """(JobStore, PipelineStore, TaskStore) on one backend: the tracker's tasks are jobs."""
+    from adapters.sql.porch import SqlPipelineStore
+    from adapters.sql.porch_tasks import SqlTaskStore
+    from tests.fakes.porch import InMemoryPipelineStore, InMemoryTaskStore
+
+    async with store_for(backend, tmp_path) as store:
+        if isinstance(store, InMemoryJobStore):
+            yield store, InMemoryPipelineStore(), InMemoryTaskStore(store)
+        else:
+            yield store, SqlPipelineStore(store._engine), SqlTaskStore(store._engine)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import BigInteger, bindparam, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -190,6 +190,8 @@ class SqlJobStore:
         return await self._jobs(
             select(jobs)
             .where(text(ACTIVE_SQL), jobs.c.last_seen < now - lease)
+            # `Job.lease_expired`: tracker tasks follow their pipeline's lease
+            .where(or_(jobs.c.environment.is_(None), jobs.c.environment != "pipeline"))
             .order_by(jobs.c.id)
             .limit(limit)
         )
