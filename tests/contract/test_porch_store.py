@@ -13,7 +13,7 @@ import pytest
 from domain.errors import IllegalTransition
 from domain.jobs import Status
 from domain.pipelines.operations import OperatorView, SweepTaskLeases
-from domain.pipelines.pipelines_uc import AddPipeline, MintToken, PorchAuth, RevokeTokens
+from domain.pipelines.pipelines_uc import MintToken, PorchAuth, RevokeTokens
 from domain.pipelines.porch import (
     Pipeline,
     PipelineExists,

@@ -16,8 +16,18 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import Conflict, IllegalTransition, NotFound
-from domain.jobs import App, Environment, Handler, Job, JobEvent, JobSpec, Meta, NewJob, Status
-from domain.jobs import UploadPaths
+from domain.jobs import (
+    App,
+    Environment,
+    Handler,
+    Job,
+    JobEvent,
+    JobSpec,
+    Meta,
+    NewJob,
+    Status,
+    UploadPaths,
+)
 from domain.pipelines.keys import JobKey, KeyScope, definition_key
 
 NAMESPACE_PREFIX = "porch/"

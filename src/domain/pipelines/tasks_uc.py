@@ -10,8 +10,8 @@ from domain.jobs import Job, Status
 from domain.pipelines.keys import definition_key
 from domain.pipelines.porch import (
     Pipeline,
-    TaskNotFound,
     Task,
+    TaskNotFound,
     TaskState,
     job_statuses,
     move_task,
