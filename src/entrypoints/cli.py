@@ -1,4 +1,4 @@
-"""`jobcloud serve | scheduler | token | db upgrade`."""
+"""`jobcloud serve | scheduler | token | porch-token | db upgrade`."""
 
 from __future__ import annotations
 
@@ -42,6 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--group", action="append", default=[], help="repeatable: workers, cloud")
     token.add_argument("--ttl", type=int, default=DEFAULT_TOKEN_TTL, help="seconds")
     data_dir_option(token)
+
+    porch = commands.add_parser(
+        "porch-token", help="print a new admin token of the porch API (npg_porch_cli)"
+    )
+    porch.add_argument("--description", default="admin", help="kept with the token")
+    porch.add_argument(
+        "--revoke", action="store_true", help="revoke the admin tokens of that description"
+    )
+    data_dir_option(porch)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -150,6 +159,32 @@ def _token(args: argparse.Namespace) -> None:
         raise SettingsError(f"token: {exc}") from None
 
 
+def _porch_token(args: argparse.Namespace) -> None:
+    from adapters.clock import SystemClock
+    from adapters.sql.engine import create_engine
+    from adapters.sql.migrate import upgrade
+    from adapters.sql.porch import SqlPipelineStore
+    from adapters.sql.url import async_url
+    from domain.pipelines.pipelines_uc import MintAdminToken
+
+    settings = _settings(args.data_dir)
+
+    async def run() -> str:
+        url = async_url(settings.queue_db_url, settings.queue_db_secret)
+        engine = create_engine(url, pool_size=1)
+        try:
+            await upgrade(engine)
+            store = SqlPipelineStore(engine)
+            if args.revoke:
+                count = await store.revoke(None, args.description, SystemClock().now())
+                return f"revoked {count} admin token(s) {args.description!r}"
+            return await MintAdminToken(store, SystemClock())(args.description)
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(run()))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -163,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             _scheduler(args)
         elif args.command == "token":
             _token(args)
+        elif args.command == "porch-token":
+            _porch_token(args)
         else:
             asyncio.run(_upgrade(_settings(args.data_dir)))
             print("database is up to date")

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.leader import Leadership
 from domain.errors import DomainError
+from domain.pipelines.operations import SweepTaskLeases
 from domain.use_cases.forwarding import ForwardUpdates
 from domain.use_cases.leases import SweepLeases
 from entrypoints.settings import Settings
@@ -35,6 +36,9 @@ class Scheduler:
         result = await sweep()
         if result.requeued or result.failed:
             log.info("leases expired: %d requeued, %d failed", result.requeued, result.failed)
+        swept = await (await self._container.get(SweepTaskLeases))()
+        if swept:
+            log.info("porch task leases expired: %d back to PENDING", swept)
         if self._settings.userfacing_api_url is not None:
             forward = await self._container.get(ForwardUpdates)
             while await forward() > 0:

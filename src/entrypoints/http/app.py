@@ -20,6 +20,7 @@ from entrypoints.http.files import WorkerFilesController
 from entrypoints.http.internal import InternalController
 from entrypoints.http.ioc import make_http_container
 from entrypoints.http.meta import MetaController
+from entrypoints.http.porch import porch_router
 from entrypoints.http.workers import WorkerJobsController
 from entrypoints.scheduler import Scheduler
 from entrypoints.settings import Settings, load_settings
@@ -69,6 +70,8 @@ def create_app(
                 ],
             ),
             docs_assets(),
+            # The npg_porch-compatible API (the lead moves it to the user-facing app).
+            porch_router(),
         ],
         on_startup=[start],
         on_shutdown=[stop],

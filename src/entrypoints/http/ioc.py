@@ -20,6 +20,7 @@ from entrypoints.http.auth import (
     authenticate,
     check_api_key,
 )
+from entrypoints.http.porch.auth import PorchAuthProvider
 from entrypoints.ioc import core_providers
 from entrypoints.settings import Settings
 
@@ -89,5 +90,9 @@ class HttpProvider(Provider):
 def make_http_container(settings: Settings, *extra: Provider) -> AsyncContainer:
     """The container of an HTTP app: the core, the HTTP providers, then `extra` (overrides)."""
     return make_async_container(
-        *core_providers(settings), HttpProvider(), LitestarProvider(), *extra
+        *core_providers(settings),
+        HttpProvider(),
+        PorchAuthProvider(),
+        LitestarProvider(),
+        *extra,
     )

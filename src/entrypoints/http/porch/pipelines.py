@@ -1,0 +1,88 @@
+"""npg_porch's pipelines endpoints (and revocation, beyond npg_porch)."""
+
+from __future__ import annotations
+
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from domain.pipelines.pipelines_uc import (
+    AddPipeline,
+    GetPipeline,
+    ListPipelines,
+    MintToken,
+    RevokeTokens,
+)
+from domain.pipelines.tokens import TokenGrant
+from entrypoints.http.porch.wire import (
+    PipelineIn,
+    PipelineOut,
+    TokenOut,
+    TokenRevoked,
+    new_pipeline,
+    pipeline_out,
+)
+
+
+class PipelinesController(Controller):
+    path = "/pipelines"
+    tags = ["porch: pipelines"]
+    security = [{"PorchToken": []}]
+
+    @get(["/", ""], summary="All pipelines, filtered by uri and version (any valid token)")
+    async def list_pipelines(
+        self,
+        pipelines: FromDishka[ListPipelines],
+        _: FromDishka[TokenGrant],
+        uri: FromQuery[str | None] = None,
+        version: FromQuery[str | None] = None,
+    ) -> list[PipelineOut]:
+        return [pipeline_out(p) for p in await pipelines(uri, version)]
+
+    @get("/{pipeline_name:str}", summary="One pipeline (any valid token)")
+    async def get_pipeline(
+        self,
+        pipeline_name: FromPath[str],
+        pipeline: FromDishka[GetPipeline],
+        _: FromDishka[TokenGrant],
+    ) -> PipelineOut:
+        return pipeline_out(await pipeline(pipeline_name))
+
+    @post(["/", ""], status_code=HTTP_201_CREATED, summary="Create a pipeline (admin token)")
+    async def add_pipeline(
+        self,
+        data: JSONBody[PipelineIn],
+        add: FromDishka[AddPipeline],
+        grant: FromDishka[TokenGrant],
+    ) -> PipelineOut:
+        return pipeline_out(await add(grant, new_pipeline(data)))
+
+    @post(
+        "/{pipeline_name:str}/token/{token_desc:str}",
+        status_code=HTTP_201_CREATED,
+        summary="A new token for the pipeline (admin, or a token of that pipeline)",
+    )
+    async def mint_token(
+        self,
+        pipeline_name: FromPath[str],
+        token_desc: FromPath[str],
+        mint: FromDishka[MintToken],
+        grant: FromDishka[TokenGrant],
+    ) -> TokenOut:
+        return TokenOut(pipeline_name, token_desc, await mint(grant, pipeline_name, token_desc))
+
+    @delete(
+        "/{pipeline_name:str}/token/{token_desc:str}",
+        status_code=HTTP_200_OK,
+        summary="Revoke the pipeline's tokens of that description",
+    )
+    async def revoke_tokens(
+        self,
+        pipeline_name: FromPath[str],
+        token_desc: FromPath[str],
+        revoke: FromDishka[RevokeTokens],
+        grant: FromDishka[TokenGrant],
+    ) -> TokenRevoked:
+        count = await revoke(grant, pipeline_name, token_desc)
+        return TokenRevoked(pipeline_name, token_desc, count)

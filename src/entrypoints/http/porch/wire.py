@@ -1,0 +1,96 @@
+"""npg_porch's wire shapes (its pydantic models, as msgspec Structs) and their translation."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+import msgspec
+
+from domain.errors import InvalidInput
+from domain.pipelines.porch import Pipeline, Task, TaskState
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+
+
+class TaskStateEnum(enum.StrEnum):
+    """The statuses as npg_porch names its schema component: npg_porch_cli checks a status
+    against `components.schemas.TaskStateEnum.enum` of the OpenAPI document."""
+
+    PENDING = "PENDING"
+    CLAIMED = "CLAIMED"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class PipelineIn(msgspec.Struct):
+    name: Name
+    uri: Annotated[str, msgspec.Meta(max_length=1024)] | None = None
+    version: Name | None = None
+    lease_seconds: Annotated[int, msgspec.Meta(ge=1)] | None = None  # beyond npg_porch
+
+
+class PipelineOut(msgspec.Struct):
+    name: str
+    uri: str
+    version: str
+
+
+class TaskIn(msgspec.Struct):
+    pipeline: PipelineIn
+    task_input: dict[str, Any]
+    status: str | None = None  # checked by `state`: 422 naming the field
+    task_input_id: str | None = None  # set by the server; ignored, as npg_porch does
+
+
+class TaskOut(msgspec.Struct):
+    pipeline: PipelineOut
+    task_input_id: str
+    task_input: dict[str, Any]
+    status: TaskStateEnum
+
+
+class TokenOut(msgspec.Struct):
+    name: str
+    description: str
+    token: str
+
+
+class TokenRevoked(msgspec.Struct):
+    name: str
+    description: str
+    revoked: int
+
+
+def new_pipeline(body: PipelineIn) -> Pipeline:
+    missing = [field for field in ("uri", "version") if getattr(body, field) is None]
+    if missing:
+        raise InvalidInput(f"{', '.join(missing)}: a pipeline needs a name, a uri and a version")
+    assert body.uri is not None
+    assert body.version is not None
+    return Pipeline(body.name, body.uri, body.version, body.lease_seconds)
+
+
+def pipeline_out(pipeline: Pipeline) -> PipelineOut:
+    return PipelineOut(pipeline.name, pipeline.uri, pipeline.version)
+
+
+def state(value: str | None, field: str = "status") -> TaskState:
+    if value is None:
+        raise InvalidInput(f"{field}: required")
+    try:
+        return TaskState(value.upper())
+    except ValueError:
+        allowed = ", ".join(s.value for s in TaskState)
+        raise InvalidInput(f"{field}: {value!r} is not one of {allowed}") from None
+
+
+def task_out(task: Task) -> TaskOut:
+    return TaskOut(
+        pipeline_out(task.pipeline),
+        task.task_input_id,
+        task.task_input,
+        TaskStateEnum(task.status.value),
+    )

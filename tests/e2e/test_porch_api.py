@@ -1,0 +1,104 @@
+"""The porch API through the real app (test client): every endpoint, every refusal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from domain.pipelines.pipelines_uc import MintAdminToken
+
+Client = AsyncTestClient[Litestar]
+P = "/porch"
+PIPE = {"name": "align", "uri": "https://example.org/align", "version": "1.0"}
+
+
+async def admin_token(app: Litestar) -> str:
+    mint = await app.state.dishka_container.get(MintAdminToken)
+    return str(await mint("tests"))
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def setup(client: Client, app: Litestar) -> tuple[dict[str, str], dict[str, str]]:
+    admin = bearer(await admin_token(app))
+    created = await client.post(f"{P}/pipelines/", json=PIPE, headers=admin)
+    assert created.status_code == 201, created.text
+    minted = await client.post(f"{P}/pipelines/align/token/wrapper", headers=admin)
+    assert minted.status_code == 201, minted.text
+    assert minted.json()["name"] == "align"
+    return admin, bearer(minted.json()["token"])
+
+
+async def test_pipelines_and_tokens(client: Client, app: Litestar) -> None:
+    admin, pipe = await setup(client, app)
+    assert (await client.post(f"{P}/pipelines", json=PIPE, headers=admin)).status_code == 409
+    assert (await client.post(f"{P}/pipelines/", json=PIPE, headers=pipe)).status_code == 403
+    missing = await client.post(f"{P}/pipelines/", json={"name": "x"}, headers=admin)
+    assert missing.status_code == 422
+    assert "uri" in missing.text
+    for path in ("pipelines", "pipelines/"):
+        listed = await client.get(f"{P}/{path}", headers=pipe)
+        assert listed.json() == [PIPE]
+    filtered = await client.get(f"{P}/pipelines/", params={"version": "2"}, headers=pipe)
+    assert filtered.json() == []
+    assert (await client.get(f"{P}/pipelines/align", headers=pipe)).json() == PIPE
+    assert (await client.get(f"{P}/pipelines/nope", headers=pipe)).status_code == 404
+    assert (await client.get(f"{P}/pipelines/")).status_code == 401
+    assert (await client.get(f"{P}/pipelines/", headers=bearer("x" * 32))).status_code == 401
+    assert (await client.get(f"{P}/pipelines/", headers=bearer("0" * 32))).status_code == 401
+    other = {**PIPE, "name": "call"}
+    assert (await client.post(f"{P}/pipelines/", json=other, headers=admin)).status_code == 201
+    # a pipeline's token mints for its own pipeline only
+    assert (await client.post(f"{P}/pipelines/call/token/x", headers=pipe)).status_code == 403
+    assert (await client.post(f"{P}/pipelines/align/token/y", headers=pipe)).status_code == 201
+    assert (await client.post(f"{P}/pipelines/nope/token/y", headers=admin)).status_code == 404
+    revoked = await client.delete(f"{P}/pipelines/align/token/wrapper", headers=admin)
+    assert revoked.json()["revoked"] == 1
+    assert (await client.get(f"{P}/pipelines/", headers=pipe)).status_code == 401
+
+
+async def test_tasks_pagination_and_refusals(client: Client, app: Litestar) -> None:
+    admin, pipe = await setup(client, app)
+    for i in range(5):
+        body: dict[str, Any] = {"pipeline": PIPE, "task_input": {"i": i}}
+        assert (await client.post(f"{P}/tasks/", json=body, headers=pipe)).status_code == 201
+    page = await client.get(
+        f"{P}/tasks", params={"pipeline_name": "align", "limit": 2, "offset": 2}, headers=pipe
+    )
+    assert [t["task_input"]["i"] for t in page.json()] == [2, 3]
+    bad = await client.get(f"{P}/tasks/", params={"status": "WAITING"}, headers=pipe)
+    assert bad.status_code == 422
+    assert "status" in bad.text
+    await client.post(f"{P}/pipelines/", json={**PIPE, "name": "call"}, headers=admin)
+    mine = await client.get(f"{P}/tasks/", params={"pipeline_name": "call"}, headers=pipe)
+    assert mine.status_code == 403
+    zero = await client.post(f"{P}/tasks/claim", params={"num_tasks": 0}, json=PIPE, headers=pipe)
+    assert zero.status_code == 400
+    assert "num_tasks" in zero.text
+    unknown = {"pipeline": {**PIPE, "name": "nope"}, "task_input": {"i": 1}}
+    assert (await client.post(f"{P}/tasks/", json=unknown, headers=admin)).status_code == 404
+    absent = {"pipeline": PIPE, "task_input": {"i": 99}, "status": "RUNNING"}
+    assert (await client.put(f"{P}/tasks/", json=absent, headers=pipe)).status_code == 404
+    early = {"pipeline": PIPE, "task_input": {"i": 1}, "status": "DONE"}
+    assert (await client.put(f"{P}/tasks/", json=early, headers=pipe)).status_code == 409
+    no_input = await client.post(f"{P}/tasks/", json={"pipeline": PIPE}, headers=pipe)
+    assert no_input.status_code == 400
+    assert "task_input" in no_input.text
+
+
+async def test_the_openapi_document_names_the_statuses(client: Client) -> None:
+    document = (await client.get(f"{P}/api/v1/openapi.json")).json()
+    assert document["components"]["schemas"]["TaskStateEnum"]["enum"] == [
+        "PENDING",
+        "CLAIMED",
+        "RUNNING",
+        "DONE",
+        "FAILED",
+        "CANCELLED",
+    ]
+    assert f"{P}/tasks/claim" in document["paths"]
+    assert all(path.startswith(P + "/") for path in document["paths"])
