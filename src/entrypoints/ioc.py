@@ -20,8 +20,9 @@ from adapters.sql.engine import create_engine
 from adapters.sql.events import SqlEventLog, SqlHealth
 from adapters.sql.outbox import SqlOutbox
 from adapters.sql.porch import SqlPipelineStore
+from adapters.sql.porch_postgres import PostgresTaskStore
 from adapters.sql.porch_tasks import SqlTaskStore
-from adapters.sql.postgres import postgres_store
+from adapters.sql.postgres import PostgresJobStore, postgres_store
 from adapters.sql.store import SqlJobStore
 from adapters.sql.url import async_url, is_sqlite
 from adapters.userapi.client import UserApiStatusSink
@@ -151,7 +152,9 @@ class SqlProvider(Provider):
         return SqlPipelineStore(engine)
 
     @provide
-    def tasks(self, engine: AsyncEngine) -> TaskStore:
+    def tasks(self, engine: AsyncEngine, store: JobStore) -> TaskStore:
+        if isinstance(store, PostgresJobStore):
+            return PostgresTaskStore(engine, store)  # its claim on the hot path's pool
         return SqlTaskStore(engine)
 
 

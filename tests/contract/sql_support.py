@@ -140,11 +140,16 @@ def health_of(store: Any) -> Health:
 async def porch_stores(backend: str, tmp_path: Path) -> AsyncIterator[tuple[Any, Any, Any]]:
     """(JobStore, PipelineStore, TaskStore) on one backend: the tracker's tasks are jobs."""
     from adapters.sql.porch import SqlPipelineStore
+    from adapters.sql.porch_postgres import PostgresTaskStore
     from adapters.sql.porch_tasks import SqlTaskStore
+    from adapters.sql.postgres import PostgresJobStore
     from tests.fakes.porch import InMemoryPipelineStore, InMemoryTaskStore
 
     async with store_for(backend, tmp_path) as store:
         if isinstance(store, InMemoryJobStore):
             yield store, InMemoryPipelineStore(), InMemoryTaskStore(store)
+        elif isinstance(store, PostgresJobStore):
+            tasks = PostgresTaskStore(store._engine, store)
+            yield store, SqlPipelineStore(store._engine), tasks
         else:
             yield store, SqlPipelineStore(store._engine), SqlTaskStore(store._engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -23,8 +24,15 @@ def _pipeline(row: Mapping[Any, Any]) -> Pipeline:
 
 
 class SqlPipelineStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """Pipelines never change once made (there is no endpoint to): those read are kept in
+    memory. Grants are kept `grant_ttl` seconds: a token revoked by another process stops
+    working within that time (at once in this one)."""
+
+    def __init__(self, engine: AsyncEngine, *, grant_ttl: float = 2.0) -> None:
         self._engine = engine
+        self._known: dict[str, Pipeline] = {}
+        self._grants: dict[str, tuple[TokenGrant, float]] = {}
+        self._grant_ttl = grant_ttl
 
     async def add_pipeline(self, pipeline: Pipeline, now: datetime) -> Pipeline:
         values = {
@@ -42,6 +50,8 @@ class SqlPipelineStore:
         return pipeline
 
     async def pipeline(self, name: str) -> Pipeline:
+        if name in self._known:
+            return self._known[name]
         async with transaction(self._engine) as s:
             row = (
                 (await s.execute(select(porch_pipelines).where(_p.name == name)))
@@ -50,7 +60,8 @@ class SqlPipelineStore:
             )
         if row is None:
             raise PipelineNotFound(name)
-        return _pipeline(row)
+        self._known[name] = _pipeline(row)
+        return self._known[name]
 
     async def pipelines(self, uri: str | None = None, version: str | None = None) -> list[Pipeline]:
         statement = select(porch_pipelines).order_by(_p.name)
@@ -85,6 +96,9 @@ class SqlPipelineStore:
         return TokenGrant(token_id, description, pipeline)
 
     async def grant(self, hashed: str) -> TokenGrant | None:
+        kept = self._grants.get(hashed)
+        if kept is not None and time.monotonic() < kept[1]:
+            return kept[0]
         statement = (
             select(_t.id, _t.description, _p.name)
             .select_from(porch_tokens.outerjoin(porch_pipelines, _t.pipeline_id == _p.id))
@@ -92,7 +106,12 @@ class SqlPipelineStore:
         )
         async with transaction(self._engine) as s:
             row = (await s.execute(statement)).one_or_none()
-        return None if row is None else TokenGrant(row.id, row.description, row.name)
+        if row is None:
+            return None
+        grant = TokenGrant(row.id, row.description, row.name)
+        if self._grant_ttl > 0:
+            self._grants[hashed] = (grant, time.monotonic() + self._grant_ttl)
+        return grant
 
     async def revoke(self, pipeline: str | None, description: str, now: datetime) -> int:
         owner = (
@@ -107,4 +126,5 @@ class SqlPipelineStore:
         )
         async with transaction(self._engine) as s:
             result = await s.execute(statement)
+        self._grants.clear()
         return int(result.rowcount)

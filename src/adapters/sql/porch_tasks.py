@@ -11,7 +11,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, null, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.codec import event_row, job_from_row
@@ -25,7 +25,8 @@ _c = jobs.c
 _IN_PORCH = _c.namespace.like(NAMESPACE_PREFIX + "%")
 
 
-def _claim_statement(lease: bool) -> Any:
+def claim_statement(lease: bool) -> Any:
+    """UPDATE ... RETURNING the claimed rows (in no particular order)."""
     picked = (
         select(_c.id)
         .where(text(QUEUED_SQL), _c.namespace == bindparam("p_namespace"))
@@ -40,7 +41,7 @@ def _claim_statement(lease: bool) -> Any:
         .values(
             status=Status.PULLED.value,
             worker=bindparam("p_by"),
-            last_seen=now if lease else None,
+            last_seen=now if lease else null(),
             updated_at=now,
             attempts=_c.attempts + 1,
             version=_c.version + 1,
@@ -49,7 +50,7 @@ def _claim_statement(lease: bool) -> Any:
     )
 
 
-_CLAIM = {lease: _claim_statement(lease) for lease in (True, False)}
+_CLAIM = {lease: claim_statement(lease) for lease in (True, False)}
 
 
 class SqlTaskStore:

@@ -214,6 +214,12 @@ class PostgresJobStore(SqlJobStore):
         self._claims = Batcher(self._claim_passes, max_size=64)
 
     @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """A connection of the hot path's pool (for other stores' hot statements)."""
+        async with self._connection() as connection:
+            yield connection
+
+    @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         try:
             async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as connection:
