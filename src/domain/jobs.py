@@ -370,8 +370,9 @@ class Job:
         self, to: Status, by: str, now: datetime, *, lease: bool, notify: bool = False
     ) -> JobEvent:
         """Set the status for a tracker that checked its own rules (`domain.pipelines`);
-        `by` is recorded as who did it. `lease`: the lease restarts now (else none runs)."""
-        self.worker = by if to.active else self.worker
+        `by` is recorded as who did it. No worker holds the job (a tracker's clients are not
+        workers: none can report on it). `lease`: the lease restarts now (else none runs)."""
+        self.worker = None
         self.last_seen = now if lease and to.active else None
         event = JobEvent(self.id, now, self.status, to, by, None, notify)
         self.status = to

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from domain.errors import IllegalTransition
-from domain.jobs import Status
+from domain.jobs import Report, Status
 from domain.pipelines.operations import OperatorView, SweepTaskLeases
 from domain.pipelines.pipelines_uc import MintToken, PorchAuth, RevokeTokens
 from domain.pipelines.porch import (
@@ -99,6 +99,10 @@ async def test_claims_are_oldest_first_and_never_doubled(stores: Any) -> None:
     assert await tasks.claim_tasks(PIPE.namespace, 5, "c9", T0, lease=False) == []
     events = await event_log_of(jobs).events(first[0].id)
     assert [(e.to_status, e.worker) for e in events] == [(Status.PULLED, "c0")]
+    # the claimer is no worker: a DECODE worker of that name cannot report on the task
+    assert first[0].worker is None
+    report = Report(first[0].id, "c0", Status.RUNNING, T0 + timedelta(seconds=1))
+    assert await jobs.apply_report(report) is False
 
 
 async def test_transitions_are_checked_and_a_rerun_keeps_the_history(stores: Any) -> None:

@@ -106,7 +106,7 @@ class InMemoryTaskStore:
             queued.sort(key=lambda j: (j.created_at, j.id))
             claimed = []
             for job in queued[:limit]:
-                job.status, job.worker, job.updated_at = Status.PULLED, by, now
+                job.status, job.worker, job.updated_at = Status.PULLED, None, now
                 job.last_seen = now if lease else None
                 job.attempts += 1
                 job.version += 1

@@ -67,6 +67,7 @@ def test_a_move_lands_on_the_mapped_job_status(current: TaskState, to: TaskState
         "align:w#1",
     )
     assert event.notify is False  # no DECODE user side to tell
+    assert job.worker is None  # a tracker's client is no worker: none can report on it
     if to is TaskState.PENDING:
         assert event.details == RERUN
         assert (job.worker, job.attempts) == (None, 0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, literal, null, select
+from sqlalchemy import String, bindparam, insert, literal, null, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.codec import job_from_row
@@ -30,7 +30,7 @@ def _claim_with_events(lease: bool) -> Prepared:
                 claimed.c.updated_at,
                 queued,
                 pulled,
-                claimed.c.worker,
+                bindparam("p_by", type_=String),
                 null(),
                 literal(0),  # nothing to forward: no DECODE user side for tasks
             ),

@@ -26,7 +26,8 @@ _IN_PORCH = _c.namespace.like(NAMESPACE_PREFIX + "%")
 
 
 def claim_statement(lease: bool) -> Any:
-    """UPDATE ... RETURNING the claimed rows (in no particular order)."""
+    """UPDATE ... RETURNING the claimed rows (in no particular order); the claimer (`p_by`)
+    goes in the events only."""
     picked = (
         select(_c.id)
         .where(text(QUEUED_SQL), _c.namespace == bindparam("p_namespace"))
@@ -40,7 +41,7 @@ def claim_statement(lease: bool) -> Any:
         .where(_c.id.in_(picked.scalar_subquery()))
         .values(
             status=Status.PULLED.value,
-            worker=bindparam("p_by"),
+            worker=null(),  # no worker holds a task: none can report on it
             last_seen=now if lease else null(),
             updated_at=now,
             attempts=_c.attempts + 1,

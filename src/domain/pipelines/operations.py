@@ -82,7 +82,6 @@ class SweepTaskLeases:
             before = now - timedelta(seconds=pipeline.lease_seconds)
             for job in await self._tasks.silent(pipeline.namespace, before, limit):
                 event = job.advance(Status.QUEUED, LEASE_EXPIRED, now, lease=False)
-                job.worker = None
                 try:
                     await self._jobs.save(job, event)
                 except ConcurrentUpdate:
