@@ -58,3 +58,24 @@ async def test_access_info_names_the_cognito_pool(tmp_path: Path) -> None:
         assert (
             await client.get("/jobs", headers={"Authorization": "Bearer x.y.z"})
         ).status_code == 401
+
+
+def test_porch_token_prints_an_admin_token_and_revokes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from litestar.testing import TestClient
+
+    monkeypatch.setenv("JOBCLOUD_DATA_DIR", str(tmp_path))  # main sets it: restored after
+    main(["porch-token", "--description", "ops", "--data-dir", str(tmp_path)])
+    token = capsys.readouterr().out.strip()
+    assert len(token) == 32
+    assert int(token, 16) >= 0
+    settings = load_settings({"JOBCLOUD_DATA_DIR": str(tmp_path), "JOBCLOUD_SCHEDULER": "0"})
+    admin = {"Authorization": f"Bearer {token}"}
+    pipeline = {"name": "p", "uri": "u", "version": "1"}
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        assert client.post("/porch/pipelines/", json=pipeline, headers=admin).status_code == 201
+    main(["porch-token", "--description", "ops", "--revoke", "--data-dir", str(tmp_path)])
+    assert "revoked 1" in capsys.readouterr().out
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        assert client.get("/porch/pipelines/", headers=admin).status_code == 401
