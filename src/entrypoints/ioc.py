@@ -38,7 +38,13 @@ from domain.pipelines.pipelines_uc import (
     RevokeTokens,
 )
 from domain.pipelines.ports import PipelineStore, TaskStore
-from domain.pipelines.tasks_uc import AddTask, ClaimTasks, ListTasks, UpdateTask
+from domain.pipelines.tasks_uc import (
+    AddTask,
+    ClaimTasks,
+    GetTaskHistory,
+    ListTasks,
+    UpdateTask,
+)
 from domain.policy import QueuePolicy
 from domain.ports import (
     Clock,
@@ -71,6 +77,7 @@ PORCH_USE_CASES = (
     UpdateTask,
     ClaimTasks,
     ListTasks,
+    GetTaskHistory,
     OperatorView,
     SweepTaskLeases,
 )

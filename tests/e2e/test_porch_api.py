@@ -102,3 +102,35 @@ async def test_the_openapi_document_names_the_statuses(client: Client) -> None:
     ]
     assert f"{P}/tasks/claim" in document["paths"]
     assert all(path.startswith(P + "/") for path in document["paths"])
+
+
+async def test_a_tasks_history_names_every_change(client: Client, app: Litestar) -> None:
+    admin, pipe = await setup(client, app)
+    body: dict[str, Any] = {"pipeline": PIPE, "task_input": {"run": 1}}
+    task_id = (await client.post(f"{P}/tasks/", json=body, headers=pipe)).json()["task_input_id"]
+    assert len((await client.post(f"{P}/tasks/claim", json=PIPE, headers=pipe)).json()) == 1
+    for status in ("RUNNING", "FAILED", "PENDING"):
+        reply = await client.put(f"{P}/tasks/", json={**body, "status": status}, headers=pipe)
+        assert reply.status_code == 200
+    url = f"{P}/tasks/{task_id}/history"
+    history = (await client.get(url, params={"pipeline_name": "align"}, headers=pipe)).json()
+    assert history["task"]["status"] == "PENDING"
+    moves = [(e["from_status"], e["to_status"]) for e in history["events"]]
+    assert moves == [
+        ("PENDING", "CLAIMED"),
+        ("CLAIMED", "RUNNING"),
+        ("RUNNING", "FAILED"),
+        ("FAILED", "PENDING"),
+    ]
+    assert {e["by"] for e in history["events"]} == {"align:wrapper#2"}
+    assert [(a["number"], a["status"]) for a in history["attempts"]] == [
+        (1, "FAILED"),
+        (2, "PENDING"),
+    ]
+    await client.post(f"{P}/pipelines/", json={**PIPE, "name": "call"}, headers=admin)
+    other = await client.get(url, params={"pipeline_name": "call"}, headers=pipe)
+    assert other.status_code == 403
+    missing = await client.get(
+        f"{P}/tasks/{'0' * 64}/history", params={"pipeline_name": "align"}, headers=pipe
+    )
+    assert missing.status_code == 404

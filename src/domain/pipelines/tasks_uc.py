@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from domain.errors import ConcurrentUpdate, Forbidden
-from domain.jobs import Job, Status
+from domain.jobs import Job, JobEvent, Status
+from domain.pipelines.history import Attempt, attempts_of
 from domain.pipelines.keys import definition_key
 from domain.pipelines.porch import (
     Pipeline,
@@ -21,7 +23,7 @@ from domain.pipelines.porch import (
 )
 from domain.pipelines.ports import PipelineStore, TaskStore
 from domain.pipelines.tokens import TokenGrant
-from domain.ports import Clock, JobStore
+from domain.ports import Clock, EventLog, JobStore
 
 _ATTEMPTS = 5
 MAX_PAGE = 10_000
@@ -137,3 +139,28 @@ async def tasks_of(pipelines: PipelineStore, jobs: Sequence[Job]) -> list[Task]:
         for job in jobs
         if job.key is not None and pipeline_name(job.key.namespace) in by_name
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskHistory:
+    task: Task
+    attempts: list[Attempt]
+    events: list[JobEvent]  # every change: when, from, to, which token
+
+
+class GetTaskHistory:
+    """A task's attempts and every change of it (a pipeline's token: its own tasks only)."""
+
+    def __init__(self, pipelines: PipelineStore, tasks: TaskStore, events: EventLog) -> None:
+        self._pipelines = pipelines
+        self._tasks = tasks
+        self._events = events
+
+    async def __call__(self, grant: TokenGrant, name: str, task_input_id: str) -> TaskHistory:
+        grant.require_pipeline(name)
+        pipeline = await self._pipelines.pipeline(name)
+        job = await self._tasks.task(pipeline.namespace, task_input_id)
+        if job is None:
+            raise TaskNotFound(name, task_input_id)
+        events = await self._events.events(job.id)
+        return TaskHistory(task_of(job, pipeline), attempts_of(job, events), events)

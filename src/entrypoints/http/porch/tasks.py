@@ -6,12 +6,27 @@ from typing import Annotated
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Response, get, post, put
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from domain.pipelines.tasks_uc import MAX_PAGE, AddTask, ClaimTasks, ListTasks, UpdateTask
+from domain.pipelines.tasks_uc import (
+    MAX_PAGE,
+    AddTask,
+    ClaimTasks,
+    GetTaskHistory,
+    ListTasks,
+    UpdateTask,
+)
 from domain.pipelines.tokens import TokenGrant
-from entrypoints.http.porch.wire import PipelineIn, TaskIn, TaskOut, state, task_out
+from entrypoints.http.porch.wire import (
+    PipelineIn,
+    TaskHistoryOut,
+    TaskIn,
+    TaskOut,
+    history_out,
+    state,
+    task_out,
+)
 
 MAX_CLAIM = 1000
 
@@ -54,6 +69,19 @@ class TasksController(Controller):
     ) -> TaskOut:
         to = state(data.status)
         return task_out(await update(grant, data.pipeline.name, data.task_input, to))
+
+    @get(
+        "/{task_input_id:str}/history",
+        summary="A task's attempts and every change (who, when, from, to): beyond npg_porch",
+    )
+    async def task_history(
+        self,
+        task_input_id: FromPath[str],
+        pipeline_name: FromQuery[str],
+        history: FromDishka[GetTaskHistory],
+        grant: FromDishka[TokenGrant],
+    ) -> TaskHistoryOut:
+        return history_out(await history(grant, pipeline_name, task_input_id))
 
     @post(
         "/claim",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 
 from domain.errors import InvalidInput
-from domain.pipelines.porch import Pipeline, Task, TaskState
+from domain.pipelines.porch import Pipeline, Task, TaskState, state_of
+from domain.pipelines.tasks_uc import TaskHistory
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 
@@ -52,6 +54,27 @@ class TaskOut(msgspec.Struct):
     status: TaskStateEnum
 
 
+class TaskEventOut(msgspec.Struct):
+    at: datetime
+    from_status: TaskStateEnum | None
+    to_status: TaskStateEnum
+    by: str | None  # the token (`<pipeline or admin>:<description>#<id>`), or the lease
+
+
+class TaskAttemptOut(msgspec.Struct):
+    number: int
+    started_at: datetime
+    requested_by: str | None
+    status: TaskStateEnum
+    ended_at: datetime | None
+
+
+class TaskHistoryOut(msgspec.Struct):
+    task: TaskOut
+    attempts: list[TaskAttemptOut]
+    events: list[TaskEventOut]
+
+
 class TokenOut(msgspec.Struct):
     name: str
     description: str
@@ -92,5 +115,30 @@ def task_out(task: Task) -> TaskOut:
         pipeline_out(task.pipeline),
         task.task_input_id,
         task.task_input,
-        TaskStateEnum(task.status.value),
+        _wire(task.status),
+    )
+
+
+def _wire(state: TaskState) -> TaskStateEnum:
+    return TaskStateEnum(state.value)
+
+
+def history_out(history: TaskHistory) -> TaskHistoryOut:
+    return TaskHistoryOut(
+        task_out(history.task),
+        [
+            TaskAttemptOut(
+                a.number, a.started_at, a.requested_by, _wire(state_of(a.status)), a.ended_at
+            )
+            for a in history.attempts
+        ],
+        [
+            TaskEventOut(
+                e.at,
+                _wire(state_of(e.from_status)) if e.from_status else None,
+                _wire(state_of(e.to_status)),
+                e.worker,
+            )
+            for e in history.events
+        ],
     )
