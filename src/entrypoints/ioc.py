@@ -19,32 +19,11 @@ from adapters.files.s3 import S3FileStore, make_s3_client
 from adapters.sql.engine import create_engine
 from adapters.sql.events import SqlEventLog, SqlHealth
 from adapters.sql.outbox import SqlOutbox
-from adapters.sql.porch import SqlPipelineStore
-from adapters.sql.porch_postgres import PostgresTaskStore
-from adapters.sql.porch_tasks import SqlTaskStore
-from adapters.sql.postgres import PostgresJobStore, postgres_store
+from adapters.sql.postgres import postgres_store
 from adapters.sql.store import SqlJobStore
 from adapters.sql.url import async_url, is_sqlite
 from adapters.userapi.client import UserApiStatusSink
 from domain.pipelines.keys import KeyPolicy
-from domain.pipelines.operations import OperatorView, SweepTaskLeases
-from domain.pipelines.pipelines_uc import (
-    AddPipeline,
-    GetPipeline,
-    ListPipelines,
-    MintAdminToken,
-    MintToken,
-    PorchAuth,
-    RevokeTokens,
-)
-from domain.pipelines.ports import PipelineStore, TaskStore
-from domain.pipelines.tasks_uc import (
-    AddTask,
-    ClaimTasks,
-    GetTaskHistory,
-    ListTasks,
-    UpdateTask,
-)
 from domain.policy import QueuePolicy
 from domain.ports import (
     Clock,
@@ -63,24 +42,8 @@ from domain.use_cases.pull import PullJobs
 from domain.use_cases.report import JobStatus, ReportStatus
 from domain.use_cases.rerun import JobAttempts, RerunJob
 from domain.use_cases.submit import SubmitJob
+from entrypoints.ioc_porch import PorchStoreProvider, porch_use_case_provider
 from entrypoints.settings import Settings
-
-PORCH_USE_CASES = (
-    PorchAuth,
-    AddPipeline,
-    GetPipeline,
-    ListPipelines,
-    MintToken,
-    MintAdminToken,
-    RevokeTokens,
-    AddTask,
-    UpdateTask,
-    ClaimTasks,
-    ListTasks,
-    GetTaskHistory,
-    OperatorView,
-    SweepTaskLeases,
-)
 
 
 class SettingsProvider(Provider):
@@ -154,16 +117,6 @@ class SqlProvider(Provider):
     def health(self, engine: AsyncEngine) -> Health:
         return SqlHealth(engine)
 
-    @provide
-    def pipelines(self, engine: AsyncEngine) -> PipelineStore:
-        return SqlPipelineStore(engine)
-
-    @provide
-    def tasks(self, engine: AsyncEngine, store: JobStore) -> TaskStore:
-        if isinstance(store, PostgresJobStore):
-            return PostgresTaskStore(engine, store)  # its claim on the hot path's pool
-        return SqlTaskStore(engine)
-
 
 class FilesProvider(Provider):
     scope = Scope.APP
@@ -236,7 +189,6 @@ def use_case_provider() -> Provider:
         DownloadFile,
         UploadRequest,
         UploadFile,
-        *PORCH_USE_CASES,
     ):
         provider.provide(use_case)
     return provider
@@ -252,6 +204,8 @@ def core_providers(settings: Settings) -> list[Provider]:
         AuthProvider(),
         SinkProvider(),
         use_case_provider(),
+        PorchStoreProvider(),
+        porch_use_case_provider(),
     ]
 
 

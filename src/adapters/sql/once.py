@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy import bindparam, delete, exists, literal, select, text, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -57,3 +57,27 @@ def key_conflict(key: JobKey | None, job_id: int) -> Conflict:
 async def forget_tries(s: AsyncConnection, job: Job) -> None:
     """A re-run is a new attempt: whoever tried the job before may claim it again."""
     await s.execute(delete(job_attempts).where(job_attempts.c.job_id == job.id))
+
+
+def add_once_statement() -> Any:
+    """PostgreSQL's keyed insert in ONE statement: INSERT ... ON CONFLICT DO NOTHING, and,
+    when it inserted nothing, the job holding the key as the statement's snapshot sees it;
+    each row with `created`. No row: the holder committed after the snapshot (read again)."""
+    inserted = (
+        postgresql.insert(jobs)
+        .values({column.name: bindparam(column.name) for column in jobs.c if column.name != "id"})
+        .on_conflict_do_nothing()
+        .returning(*jobs.c)
+        .cte("inserted")
+    )
+    holder = (
+        select(*jobs.c, literal(False).label("created"))
+        .where(
+            jobs.c.namespace == bindparam("namespace"),
+            jobs.c.job_key == bindparam("job_key"),
+            text(LIVE_KEY_SQL),
+            ~exists(select(inserted.c.id)),
+        )
+        .limit(1)
+    )
+    return union_all(select(*inserted.c, literal(True).label("created")), holder)

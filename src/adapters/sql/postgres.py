@@ -36,15 +36,12 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
-    exists,
     func,
     insert,
     literal,
     literal_column,
     null,
     select,
-    text,
-    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -54,9 +51,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sql.batch import Batcher
 from adapters.sql.claim import claim_in_passes, claim_order, claim_params, picked
 from adapters.sql.codec import job_from_row, new_job_row
-from adapters.sql.once import ADD_ATTEMPTS, LIVE_KEY
+from adapters.sql.once import ADD_ATTEMPTS, LIVE_KEY, add_once_statement
 from adapters.sql.store import SqlJobStore, get_statement, job_with_tried
-from adapters.sql.tables import LIVE_KEY_SQL, job_attempts, job_events, jobs, outbox
+from adapters.sql.tables import job_attempts, job_events, jobs, outbox
 from adapters.sql.url import libpq_url
 from domain.errors import Unavailable
 from domain.jobs import Job, NewJob, Report, Status
@@ -360,30 +357,9 @@ _ADD = Prepared.of(
 _GET = Prepared.of(get_statement("postgresql"))
 
 
-def _add_once() -> Any:
-    inserted = (
-        postgresql.insert(jobs)
-        .values({column.name: bindparam(column.name) for column in jobs.c if column.name != "id"})
-        .on_conflict_do_nothing()
-        .returning(*jobs.c)
-        .cte("inserted")
-    )
-    holder = (
-        select(*jobs.c, literal(False).label("created"))
-        .where(
-            jobs.c.namespace == bindparam("namespace"),
-            jobs.c.job_key == bindparam("job_key"),
-            text(LIVE_KEY_SQL),
-            ~exists(select(inserted.c.id)),
-        )
-        .limit(1)
-    )
-    return union_all(select(*inserted.c, literal(True).label("created")), holder)
-
-
 # Run once (`adapters.sql.once` on SQLAlchemy): INSERT ... ON CONFLICT DO NOTHING, else the
 # job holding the key, in one statement.
-_ADD_ONCE = Prepared.of(_add_once())
+_ADD_ONCE = Prepared.of(add_once_statement())
 _LIVE_KEY = Prepared.of(LIVE_KEY)
 
 
