@@ -78,3 +78,5 @@ def test_the_policy_picks_key_and_scope() -> None:
         policy.key_for(namespace="n", given=None, scope=None)
     with pytest.raises(InvalidInput, match="key"):
         JobKey("n", "")
+    with pytest.raises(InvalidInput, match="namespace"):
+        policy.key_for(namespace="porch/align", given="k", scope=None)

@@ -19,6 +19,7 @@ from domain.errors import InvalidInput
 
 MAX_KEY_LENGTH = 255
 DEFAULT_NAMESPACE = "default"
+TRACKER_PREFIX = "porch/"  # the namespaces of the tracker's pipelines (`domain.pipelines.porch`)
 
 
 class KeyScope(enum.StrEnum):
@@ -85,6 +86,8 @@ class KeyPolicy:
             return None
         key = given if given is not None else definition_key(definition)
         namespace = DEFAULT_NAMESPACE if namespace is None else namespace
+        if namespace.startswith(TRACKER_PREFIX):
+            raise InvalidInput(f"namespace: {TRACKER_PREFIX!r}... is the porch API's own")
         if scope is None:
             forever = namespace in self.forever_namespaces
             scope = KeyScope.FOREVER if forever else KeyScope.ACTIVE

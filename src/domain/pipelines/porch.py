@@ -28,9 +28,9 @@ from domain.jobs import (
     Status,
     UploadPaths,
 )
-from domain.pipelines.keys import JobKey, KeyScope, definition_key
+from domain.pipelines.keys import TRACKER_PREFIX, JobKey, KeyScope, definition_key
 
-NAMESPACE_PREFIX = "porch/"
+NAMESPACE_PREFIX = TRACKER_PREFIX
 
 
 class TaskState(enum.StrEnum):
