@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ def serve(data_dir: Path, database: str | None = None) -> Iterator[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its group holds only what it started: granian's workers too
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -47,7 +49,7 @@ def serve(data_dir: Path, database: str | None = None) -> Iterator[str]:
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)  # no worker left behind
             process.wait()
 
 
