@@ -74,3 +74,8 @@ class Rejected(DomainError):
 
 class Unavailable(DomainError):
     """A dependency (database, user API, S3) cannot be reached right now (503)."""
+
+
+class StoreUnavailable(Unavailable):
+    """The store's database cannot be reached or refuses us (503). The store has logged
+    the outage once; callers need not log each refused call."""

@@ -9,127 +9,139 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from entrypoints.bootstrap import prepare
+from entrypoints.serve import ServeOptions, check_port, safe_url, serve
 from entrypoints.settings import DEFAULT_DATA_DIR, Settings, SettingsError, load_settings
 
 DEFAULT_TOKEN_TTL = 7 * 24 * 3600
 
 
+def _version() -> str:
+    try:
+        return metadata.version("jobcloud")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def _data_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        help=f"data folder of the embedded default (default: JOBCLOUD_DATA_DIR,"
+        f" else {DEFAULT_DATA_DIR})",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobcloud", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"jobcloud {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def data_dir_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--data-dir",
-            help=f"data folder of the embedded default (JOBCLOUD_DATA_DIR; {DEFAULT_DATA_DIR})",
-        )
-
     serve = commands.add_parser("serve", help="run the API (and the scheduler, in-process)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8001)
-    serve.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL)")
-    serve.add_argument("--no-scheduler", action="store_true", help="run `jobcloud scheduler` apart")
-    data_dir_option(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8001, help="port (default: %(default)s)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes, PostgreSQL only (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="run `jobcloud scheduler` apart (default: in-process unless JOBCLOUD_SCHEDULER=0)",
+    )
+    _data_dir_option(serve)
 
     scheduler = commands.add_parser("scheduler", help="run lease sweeping and status delivery")
-    data_dir_option(scheduler)
+    _data_dir_option(scheduler)
 
     token = commands.add_parser("token", help="mint a token of the local issuer")
-    token.add_argument("--username", required=True)
-    token.add_argument("--group", action="append", default=[], help="repeatable: workers, cloud")
-    token.add_argument("--ttl", type=int, default=DEFAULT_TOKEN_TTL, help="seconds")
-    data_dir_option(token)
+    token.add_argument("--username", required=True, help="the worker's name (required)")
+    token.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        help="repeatable: workers, cloud (default: none; a worker needs workers)",
+    )
+    token.add_argument(
+        "--ttl", type=int, default=DEFAULT_TOKEN_TTL, help="seconds (default: %(default)s)"
+    )
+    _data_dir_option(token)
 
     porch = commands.add_parser(
         "porch-token", help="print a new admin token of the porch API (npg_porch_cli)"
     )
-    porch.add_argument("--description", default="admin", help="kept with the token")
     porch.add_argument(
-        "--revoke", action="store_true", help="revoke the admin tokens of that description"
+        "--description", default="admin", help="kept with the token (default: %(default)s)"
     )
-    data_dir_option(porch)
+    porch.add_argument(
+        "--revoke",
+        action="store_true",
+        help="revoke the admin tokens of that description (default: mint one)",
+    )
+    _data_dir_option(porch)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
-    data_dir_option(db_commands.add_parser("upgrade", help="apply the migrations"))
+    _data_dir_option(db_commands.add_parser("upgrade", help="apply the migrations"))
     return parser
 
 
-def _settings(data_dir: str | None) -> Settings:
+def _settings(data_dir: str | None) -> tuple[Settings, bool]:
+    """The settings, secrets resolved; and whether the internal API key is the generated
+    one in the data folder (no INTERNAL_API_KEY_SECRET)."""
     if data_dir:
         os.environ["JOBCLOUD_DATA_DIR"] = data_dir  # server worker processes read it too
-    return prepare(load_settings())
+    given = load_settings()
+    return prepare(given), given.internal_api_key_secret is None
 
 
 async def _upgrade(settings: Settings) -> None:
+    """Migrate; a database that is unreachable, misnamed or refuses the role is a
+    configuration error naming QUEUE_DB_URL."""
     from adapters.sql.engine import create_engine
     from adapters.sql.migrate import upgrade
     from adapters.sql.url import async_url
+    from domain.errors import StoreUnavailable
 
-    engine = create_engine(async_url(settings.queue_db_url, settings.queue_db_secret), pool_size=1)
+    where = safe_url(settings.queue_db_url)
+    try:
+        url = async_url(settings.queue_db_url, settings.queue_db_secret)
+    except ValueError as exc:
+        raise SettingsError(f"QUEUE_DB_URL: {exc}") from None
+    engine = create_engine(url, pool_size=1)
     try:
         await upgrade(engine)
+    except StoreUnavailable as exc:
+        raise SettingsError(f"QUEUE_DB_URL: cannot use the database {where}: {exc}") from None
     finally:
         await engine.dispose()
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces
-
-    settings = _settings(args.data_dir)
+    settings, key_from_file = _settings(args.data_dir)
+    check_port(args.host, args.port)
     asyncio.run(_upgrade(settings))
     if args.no_scheduler:
         os.environ["JOBCLOUD_SCHEDULER"] = "0"
     workers = args.workers
+    if workers < 1:
+        raise SettingsError("--workers: expected a number >= 1")
     if workers > 1 and settings.queue_db_url.startswith("sqlite"):
         print("note: SQLite serialises writers; serving with one process", file=sys.stderr)
         workers = 1
-    base = f"http://{args.host}:{args.port}"
-    print(f"jobcloud listening on {base}  (API docs: {base}/schema)", flush=True)
-    print(f"  queue: {_safe_url(settings.queue_db_url)}; files: {_files(settings)}", flush=True)
-    if settings.auth_mode == "local":
-        data_dir = settings.data_dir
-        command = "uv run jobcloud" if "UV" in os.environ else "jobcloud"  # uv run sets UV
-        print(
-            f"  worker token: {command} token --username NAME --group workers"
-            f" --data-dir {data_dir}",
-            flush=True,
-        )
-        print(f"  internal API key (x-api-key): in {data_dir / 'internal-api-key'}", flush=True)
-    Granian(
-        "entrypoints.http.asgi:create_app",
-        address=args.host,
-        port=args.port,
-        interface=Interfaces.ASGI,
-        http=HTTPModes.http1,  # workers speak HTTP/1.1; no protocol sniffing per connection
-        websockets=False,
-        workers=workers,
-        factory=True,
-        log_access=False,
-    ).serve()
-
-
-def _safe_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}{creds.split(':')[0]}:***@{host}" if at else url
-
-
-def _files(settings: Settings) -> str:
-    if settings.filesystem == "s3":
-        return f"s3://{settings.s3_bucket}"
-    return str(settings.user_data_root_path)
+    scheduler = settings.scheduler and not args.no_scheduler
+    serve(settings, ServeOptions(args.host, args.port, workers, scheduler, key_from_file))
 
 
 def _scheduler(args: argparse.Namespace) -> None:
     from entrypoints.ioc import make_container
     from entrypoints.scheduler import Scheduler
 
-    settings = _settings(args.data_dir)
+    settings, _ = _settings(args.data_dir)
 
     async def run() -> None:
         await _upgrade(settings)
@@ -162,18 +174,17 @@ def _token(args: argparse.Namespace) -> None:
 def _porch_token(args: argparse.Namespace) -> None:
     from adapters.clock import SystemClock
     from adapters.sql.engine import create_engine
-    from adapters.sql.migrate import upgrade
     from adapters.sql.porch import SqlPipelineStore
     from adapters.sql.url import async_url
     from domain.pipelines.pipelines_uc import MintAdminToken
 
-    settings = _settings(args.data_dir)
+    settings, _ = _settings(args.data_dir)
 
     async def run() -> str:
+        await _upgrade(settings)  # a database refusal: one line naming QUEUE_DB_URL
         url = async_url(settings.queue_db_url, settings.queue_db_secret)
         engine = create_engine(url, pool_size=1)
         try:
-            await upgrade(engine)
             store = SqlPipelineStore(engine)
             if args.revoke:
                 count = await store.revoke(None, args.description, SystemClock().now())
@@ -201,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         elif args.command == "porch-token":
             _porch_token(args)
         else:
-            asyncio.run(_upgrade(_settings(args.data_dir)))
+            asyncio.run(_upgrade(_settings(args.data_dir)[0]))
             print("database is up to date")
     except SettingsError as exc:
         print(f"jobcloud: configuration error: {exc}", file=sys.stderr)

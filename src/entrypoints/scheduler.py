@@ -14,7 +14,7 @@ from dishka import AsyncContainer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.leader import Leadership
-from domain.errors import DomainError
+from domain.errors import DomainError, StoreUnavailable
 from domain.pipelines.operations import SweepTaskLeases
 from domain.use_cases.forwarding import ForwardUpdates
 from domain.use_cases.leases import SweepLeases
@@ -51,6 +51,8 @@ class Scheduler:
                 try:
                     if await leadership.try_acquire():
                         await self.tick()
+                except StoreUnavailable:
+                    pass  # the store logs each outage once, not each round
                 except DomainError as exc:
                     log.warning("scheduler round failed: %s", exc)
                 except Exception:

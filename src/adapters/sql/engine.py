@@ -7,11 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
-from domain.errors import Unavailable
+from adapters.sql.errors import latch_of, outage_cause
 
 
 def create_engine(
@@ -54,9 +53,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
 
 @asynccontextmanager
 async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One transaction on a Core connection; database outages become Unavailable."""
+    """One transaction on a Core connection; database refusals (unreachable, misnamed, the
+    role refused, ...) become StoreUnavailable, each outage logged once (`OutageLatch`)."""
+    outage = latch_of(engine)
     try:
         async with engine.begin() as connection:
             yield connection
-    except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
-        raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
+    except Exception as exc:
+        cause = outage_cause(exc)
+        if cause is None:
+            raise
+        raise outage.refused(cause) from exc
+    if outage.down:
+        outage.answered()

@@ -10,11 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sql.errors import describe, outage_cause
 from adapters.sql.tables import metadata
-from domain.errors import Unavailable
+from domain.errors import StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _UPGRADE_LOCK = 0x6A6F6263_6D696772  # "jobcmigr": one upgrade at a time across processes
@@ -32,7 +32,10 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision; safe when several processes start at once."""
+    """Bring the schema to the newest revision; safe when several processes start at once.
+
+    StoreUnavailable (its message: the one-line cause) when the database is unreachable,
+    misnamed or refuses the role."""
     try:
         async with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
@@ -40,8 +43,11 @@ async def upgrade(engine: AsyncEngine) -> None:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK}
                 )
             await connection.run_sync(_upgrade)
-    except (OperationalError, OSError) as exc:
-        raise Unavailable(f"cannot migrate the database: {exc}") from exc
+    except Exception as exc:
+        cause = outage_cause(exc)
+        if cause is None:
+            raise
+        raise StoreUnavailable(describe(cause)) from exc
 
 
 def schema_drift(connection: Connection) -> list[Any]:

@@ -51,11 +51,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sql.batch import Batcher
 from adapters.sql.claim import claim_in_passes, claim_order, claim_params, picked
 from adapters.sql.codec import job_from_row, new_job_row
+from adapters.sql.errors import describe, latch_of, outage_cause
 from adapters.sql.once import ADD_ATTEMPTS, LIVE_KEY, add_once_statement
 from adapters.sql.store import SqlJobStore, get_statement, job_with_tried
 from adapters.sql.tables import job_attempts, job_events, jobs, outbox
 from adapters.sql.url import libpq_url
-from domain.errors import Unavailable
+from domain.errors import StoreUnavailable, Unavailable
 from domain.jobs import Job, NewJob, Report, Status
 from domain.matching import WorkerOffer
 
@@ -63,8 +64,6 @@ _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 _TIME = DateTimeUTC(timezone=True)
 _ACQUIRE_TIMEOUT_S = 10.0
 _CLAIM_ATTEMPTS = 5
-_DOWN = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
-_UNAVAILABLE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, operator
 _BUSY = frozenset({"55P03"})  # lock_not_available
 _CLAIM_PARAMS = (
     "p_cpu_cores",
@@ -171,8 +170,11 @@ async def postgres_store(
                 **(server_settings or {}),
             },
         )
-    except _DOWN as exc:
-        raise Unavailable(f"database unavailable: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        cause = outage_cause(exc)
+        if cause is None:
+            raise
+        raise StoreUnavailable(f"database unavailable: {describe(cause)}") from exc
     try:
         yield PostgresJobStore(engine, pool, outbox=outbox)
     finally:
@@ -205,6 +207,7 @@ class PostgresJobStore(SqlJobStore):
     def __init__(self, engine: AsyncEngine, pool: Any, *, outbox: bool) -> None:
         super().__init__(engine, outbox=outbox)
         self._pool = pool
+        self._outage = latch_of(engine)
         # Calls that arrive while a batch of their kind is in the database go together in
         # the next: one batch of each kind at a time per server process.
         self._reports = Batcher(self._apply_reports, key=_job_id)
@@ -221,14 +224,17 @@ class PostgresJobStore(SqlJobStore):
         try:
             async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as connection:
                 yield connection
-        except _DOWN as exc:
-            raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
-        except asyncpg.PostgresError as exc:
+        except Exception as exc:
             # Connection lost, server shutting down or out of resources, a row locked past
             # lock_timeout: the request may succeed later (503), it is not a bug (500).
-            if exc.sqlstate in _BUSY or exc.sqlstate[:2] in _UNAVAILABLE_CLASSES:
-                raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
+            cause = outage_cause(exc)
+            if cause is not None:
+                raise self._outage.refused(cause) from exc
+            if getattr(exc, "sqlstate", None) in _BUSY:
+                raise Unavailable(f"database busy: {type(exc).__name__}") from exc
             raise
+        if self._outage.down:
+            self._outage.answered()
 
     async def add(self, new: NewJob, now: datetime) -> Job:
         if new.key is not None:

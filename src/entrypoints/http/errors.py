@@ -8,6 +8,7 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
 
+from adapters.sql.errors import describe, outage_cause
 from domain import errors
 
 log = logging.getLogger("jobcloud.http")
@@ -45,7 +46,7 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[
     if status == 500:
         log.error("unmapped domain error", exc_info=exc)
         return problem(500, "internal server error")
-    if status == 503:
+    if status == 503 and not isinstance(exc, errors.StoreUnavailable):  # the store logs those
         log.warning("dependency unavailable: %s", exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return problem(status, str(exc), headers)
@@ -64,5 +65,11 @@ def internal_error_handler(
                 headers=exc.headers,
             )
         return problem(exc.status_code, detail, exc.headers)
+    cause = outage_cause(exc)
+    if cause is not None:  # a database refusal that escaped its store: still a 503
+        log.warning(
+            "database unavailable on %s %s: %s", request.method, request.url.path, describe(cause)
+        )
+        return problem(503, f"database unavailable: {type(cause).__name__}")
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal server error")
