@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from entrypoints.bootstrap import prepare
+from entrypoints.logs import quiet_libraries
 from entrypoints.serve import ServeOptions, check_port, safe_url, serve
 from entrypoints.settings import DEFAULT_DATA_DIR, Settings, SettingsError, load_settings
 
@@ -200,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_libraries()
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":

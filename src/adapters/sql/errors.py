@@ -25,7 +25,12 @@ log = logging.getLogger("jobcloud.database")
 # SQLSTATE classes: 08 connection, 28 authorization (role, password), 3D catalog (no such
 # database), 53 insufficient resources, 57 operator intervention (shutdown, terminated).
 _OUTAGE_CLASSES = frozenset({"08", "28", "3D", "53", "57"})
-_REFUSED = frozenset({"42501"})  # insufficient_privilege: the role may not do this
+_REFUSED = frozenset(
+    {
+        "42501",  # insufficient_privilege: the role may not do this
+        "42P01",  # undefined_table: a database without our tables (dropped and recreated)
+    }
+)
 _DOWN = (
     OSError,  # refused, unreachable, unknown host, timeouts (TimeoutError is an OSError)
     asyncpg.PostgresConnectionError,
@@ -62,7 +67,13 @@ def _is_outage(exc: BaseException) -> bool:
 
 
 def _unwrapped(exc: BaseException) -> BaseException:
-    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    """The driver's own error: SQLAlchemy wraps it (`orig`), and its asyncpg adapter wraps
+    asyncpg's error once more (as the `__cause__`)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    if type(exc).__module__.startswith("sqlalchemy") and exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
 
 
 def describe(exc: BaseException) -> str:

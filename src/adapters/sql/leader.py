@@ -31,11 +31,11 @@ class Leadership:
             cause = outage_cause(exc)
             if cause is None and not isinstance(exc, DBAPIError):
                 raise
-            self._outage.refused(cause or exc)  # logs the outage once
+            # Logs the outage once (a standby makes no other call). Only the store says when
+            # it is over: a lock without the queue's tables is no recovery.
+            self._outage.refused(cause or exc)
             await self.release()  # a lost connection lost the lock too
             return False
-        if self._outage.down:
-            self._outage.answered()
         return got
 
     async def _try_acquire(self) -> bool:

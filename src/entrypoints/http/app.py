@@ -22,6 +22,7 @@ from entrypoints.http.ioc import make_http_container
 from entrypoints.http.meta import MetaController
 from entrypoints.http.porch import porch_router
 from entrypoints.http.workers import WorkerJobsController
+from entrypoints.logs import quiet_libraries
 from entrypoints.scheduler import Scheduler
 from entrypoints.settings import Settings, load_settings
 
@@ -40,6 +41,7 @@ def create_app(
     `freeze_gc` (the server process's own app): once started, keep everything built so far
     out of the cyclic collector's full passes. They otherwise stall every request in flight
     (~80 ms each on the benchmark machine: the tail of the pull latency under load)."""
+    quiet_libraries()
     settings = prepare(settings or load_settings())
     container = container or make_http_container(settings)
     scheduler = Scheduler(container, settings)
