@@ -20,6 +20,7 @@ from adapters.sql.engine import create_engine
 from adapters.sql.events import SqlEventLog, SqlHealth
 from adapters.sql.outbox import SqlOutbox
 from adapters.sql.postgres import postgres_store
+from adapters.sql.stats import SqlQueueStats
 from adapters.sql.store import SqlJobStore
 from adapters.sql.url import async_url, is_sqlite
 from adapters.userapi.client import UserApiStatusSink
@@ -35,6 +36,7 @@ from domain.ports import (
     StatusSink,
     TokenVerifier,
 )
+from domain.stats import QueueStats
 from domain.use_cases.files import DownloadFile, DownloadRequest, UploadFile, UploadRequest
 from domain.use_cases.forwarding import ForwardUpdates
 from domain.use_cases.leases import SweepLeases
@@ -95,6 +97,10 @@ class SqlProvider(Provider):
         engine = create_engine(url, pool_size=size)
         yield engine
         await engine.dispose()
+
+    @provide
+    def stats(self, engine: AsyncEngine) -> QueueStats:
+        return SqlQueueStats(engine)
 
     @provide
     async def store(self, engine: AsyncEngine, s: Settings) -> AsyncIterator[JobStore]:

@@ -63,6 +63,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     scheduler_interval: float = 1.0
     # notifications: see NotifySettings at the end of this module
     notify: NotifySettings = msgspec.field(default_factory=lambda: NotifySettings())
+    # operations
+    access_log: bool = True
 
     @property
     def pool_size(self) -> int:
@@ -199,6 +201,7 @@ def load_settings(
         scheduler=e.flag("JOBCLOUD_SCHEDULER", True),
         scheduler_interval=e.number("JOBCLOUD_SCHEDULER_INTERVAL", 1.0),
         notify=load_notify_settings(e),
+        access_log=e.flag("JOBCLOUD_ACCESS_LOG", True),
     )
     _check_consistency(settings)
     return settings

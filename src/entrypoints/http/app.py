@@ -14,12 +14,14 @@ from adapters.sql.migrate import upgrade
 from domain.errors import DomainError
 from domain.ports import JobStore
 from entrypoints.bootstrap import prepare
+from entrypoints.http.access_log import AccessLog
 from entrypoints.http.docs import OPENAPI, docs_assets
 from entrypoints.http.errors import domain_error_handler, internal_error_handler
 from entrypoints.http.files import WorkerFilesController
 from entrypoints.http.internal import InternalController
 from entrypoints.http.ioc import make_http_container
 from entrypoints.http.meta import MetaController
+from entrypoints.http.metrics import MetricsController
 from entrypoints.http.porch import porch_router
 from entrypoints.http.workers import WorkerJobsController
 from entrypoints.logs import quiet_libraries
@@ -69,6 +71,7 @@ def create_app(
                     WorkerFilesController,
                     InternalController,
                     MetaController,
+                    MetricsController,
                 ],
             ),
             docs_assets(),
@@ -84,4 +87,5 @@ def create_app(
         openapi_config=OPENAPI,
     )
     setup_dishka(container, app)
+    app.asgi_handler = AccessLog(app.asgi_handler, lines=settings.access_log)
     return app

@@ -11,6 +11,7 @@ from litestar import Request
 from domain.errors import NotAuthenticated
 from domain.ports import TokenVerifier
 from domain.workers import Principal
+from entrypoints.http.access_log import remember_caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,9 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
 
 
 async def authenticate(request: Request[Any, Any, Any], verifier: TokenVerifier) -> Principal:
-    return await verifier.verify(bearer_token(request))
+    principal = await verifier.verify(bearer_token(request))
+    remember_caller(request.scope, principal.username)
+    return principal
 
 
 def check_api_key(request: Request[Any, Any, Any], expected: str | None) -> InternalCaller:

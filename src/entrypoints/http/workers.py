@@ -17,6 +17,7 @@ from domain.matching import WorkerOffer
 from domain.use_cases.pull import PullJobs
 from domain.use_cases.report import JobStatus, ReportStatus
 from domain.workers import Principal
+from entrypoints import metrics
 from entrypoints.http.docs import errors
 
 MiB = "in MiB (mebibytes)"
@@ -102,6 +103,7 @@ class WorkerJobsController(Controller):
             older_than=older_than,
         )
         jobs = await pull_jobs(principal, offer, limit)
+        metrics.jobs_claimed.inc(len(jobs))
         # The JobSpecs documents as stored (no Struct round trip on the hot path); the
         # annotation documents their shape.
         return cast("dict[str, JobSpecs]", {str(job.id): job_specs(job.spec) for job in jobs})
@@ -143,3 +145,4 @@ class WorkerJobsController(Controller):
         runtime_details: RuntimeDetails = None,
     ) -> None:
         await report_status(principal, job_id, status, runtime_details)
+        metrics.reports.labels(status.value).inc()
