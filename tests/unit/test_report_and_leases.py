@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -208,3 +209,30 @@ async def test_sweep_skips_a_job_whose_worker_reported_meanwhile(
     racing = RacingStore(store, races=1, meanwhile=worker_reports)
     assert await SweepLeases(racing, clock, POLICY)() == SweepResult(0, 0)
     assert (await store.get(job.id)).status is Status.RUNNING
+
+
+async def test_sweep_logs_one_line_per_job_with_its_ids(
+    store: InMemoryJobStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    policy = QueuePolicy(max_retries=1, lease_timeout=timedelta(seconds=LEASE))
+    added = await store.add(new_job(), clock.now())
+    sweep = SweepLeases(store, clock, policy)
+    user_job = added.spec.meta.job_id
+    with caplog.at_level(logging.INFO, logger="jobcloud.leases"):
+        for name in ("w1", "w2"):
+            await store.claim(
+                WorkerOffer(name, W1.environment), 1, clock.now(), retry_different=True
+            )
+            clock.advance(LEASE + 1)
+            await sweep()
+        await sweep()  # nothing left to expire: no line
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert len(lines) == 2, lines
+    (level1, requeued), (level2, failed) = lines
+    assert level1 == logging.INFO
+    assert f"job {added.id} (user job {user_job})" in requeued
+    assert "worker w1 silent since" in requeued
+    assert "requeued after attempt 1 of 2" in requeued
+    assert level2 == logging.WARNING
+    assert "worker w2" in failed
+    assert "failed for good: max retries (1) reached" in failed
