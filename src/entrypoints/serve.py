@@ -97,10 +97,26 @@ def banner(settings: Settings, options: ServeOptions) -> list[str]:
     return lines
 
 
+def _fresh_metrics_folder() -> None:
+    """prometheus-client's multiprocess mode: the folder must start empty (the values of
+    an earlier run would be added to this one's)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    except OSError as exc:
+        raise SettingsError(f"PROMETHEUS_MULTIPROC_DIR: {exc}") from None
+
+
 def serve(settings: Settings, options: ServeOptions) -> None:
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
 
+    _fresh_metrics_folder()
     for line in banner(settings, options):
         print(line, flush=True)
     Granian(
