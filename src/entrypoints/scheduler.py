@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from dishka import AsyncContainer
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +19,7 @@ from domain.errors import DomainError, StoreUnavailable
 from domain.pipelines.operations import SweepTaskLeases
 from domain.use_cases.forwarding import ForwardUpdates
 from domain.use_cases.leases import SweepLeases
+from entrypoints import metrics
 from entrypoints.settings import Settings
 
 log = logging.getLogger("jobcloud.scheduler")
@@ -46,8 +48,10 @@ class Scheduler:
 
     async def run(self) -> None:
         leadership = Leadership(await self._container.get(AsyncEngine))
+        due = time.monotonic()
         try:
             while not self._stopping.is_set():
+                metrics.loop_lag.labels("rounds").set(max(0.0, time.monotonic() - due))
                 try:
                     if await leadership.try_acquire():
                         await self.tick()
@@ -60,6 +64,7 @@ class Scheduler:
                         "scheduler round crashed; next round in %ss",
                         self._settings.scheduler_interval,
                     )
+                due = time.monotonic() + self._settings.scheduler_interval
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self._settings.scheduler_interval)
         finally:

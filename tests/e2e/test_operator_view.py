@@ -3,6 +3,8 @@ the queue's state read at scrape time, counters and latency per route template."
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 
@@ -11,6 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from entrypoints import metrics
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
 from tests.conftest import TokenFactory
@@ -135,3 +138,14 @@ async def test_the_access_log_can_be_turned_off(env: dict[str, str], access_line
     async with AsyncTestClient(create_app(settings, run_scheduler=False)) as client:
         assert (await client.get("/health")).status_code == 200
     assert access_lines.lines == []
+
+
+async def test_the_scheduler_reports_its_loop_lag(env: dict[str, str]) -> None:
+    with contextlib.suppress(KeyError):
+        metrics.loop_lag.remove("rounds")  # set by an earlier test's scheduler, maybe
+    settings = load_settings({**env, "JOBCLOUD_SCHEDULER_INTERVAL": "0.05"})
+    async with AsyncTestClient(create_app(settings, run_scheduler=True)) as client:
+        await asyncio.sleep(0.3)
+        found = await scrape(client)
+    lag = found[("jobcloud_scheduler_loop_lag_seconds", (("loop", "rounds"),))]
+    assert 0 <= lag < 5
