@@ -13,7 +13,7 @@ from adapters.sql.store import SqlJobStore
 from domain.jobs import Report, Status
 from domain.ports import JobStore
 from domain.stats import QueueStats
-from tests.contract.sql_support import BACKENDS, store_for
+from tests.contract.sql_support import BACKENDS, outbox_of, store_for
 from tests.contract.test_job_store import T0, add, claim, offer
 from tests.fakes.stats import InMemoryQueueStats
 from tests.fakes.store import InMemoryJobStore
@@ -60,8 +60,9 @@ async def test_counts_by_status_and_the_oldest_times(
     assert snapshot.outbox_backlog == 2  # pulled, running: not yet delivered
     assert snapshot.oldest_undelivered_at == later
 
-    for update in await store.pending_updates(later + timedelta(hours=1), 10):
-        await store.delivered(update.message_id)
+    outbox = outbox_of(store)
+    for update in await outbox.pending_updates(later + timedelta(hours=1), 10):
+        await outbox.delivered(update.message_id)
     snapshot = await stats.snapshot()
     assert snapshot.outbox_backlog == 1  # one per job at a time: `running` is next
     assert snapshot.oldest_undelivered_at == later + timedelta(seconds=5)
