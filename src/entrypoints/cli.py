@@ -124,13 +124,13 @@ async def _upgrade(settings: Settings) -> None:
 
 def _serve(args: argparse.Namespace) -> None:
     settings, key_from_file = _settings(args.data_dir)
+    workers = args.workers
+    if workers < 1:
+        raise SettingsError("--workers: expected a number >= 1")
     check_port(args.host, args.port)
     asyncio.run(_upgrade(settings))
     if args.no_scheduler:
         os.environ["JOBCLOUD_SCHEDULER"] = "0"
-    workers = args.workers
-    if workers < 1:
-        raise SettingsError("--workers: expected a number >= 1")
     if workers > 1 and settings.queue_db_url.startswith("sqlite"):
         print("note: SQLite serialises writers; serving with one process", file=sys.stderr)
         workers = 1
