@@ -149,3 +149,10 @@ async def test_the_scheduler_reports_its_loop_lag(env: dict[str, str]) -> None:
         found = await scrape(client)
     lag = found[("jobcloud_scheduler_loop_lag_seconds", (("loop", "rounds"),))]
     assert 0 <= lag < 5
+
+
+async def test_metrics_is_documented_with_its_503(client: Client) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    responses = document["paths"]["/metrics"]["get"]["responses"]
+    assert {"200", "503"} <= set(responses)
+    assert "text/plain" in responses["200"]["content"]

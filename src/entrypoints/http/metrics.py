@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from domain.jobs import Status
 from domain.ports import Clock
 from domain.stats import QueueSnapshot, QueueStats
+from entrypoints.http.docs import errors
 from entrypoints.metrics import registry
 
 
@@ -54,7 +55,13 @@ class SnapshotCollector(Collector):
 class MetricsController(Controller):
     tags = ["service"]
 
-    @get("/metrics", summary="Prometheus metrics (text exposition format)", include_in_schema=True)
+    @get(
+        "/metrics",
+        summary="Prometheus metrics (text exposition format)",
+        description="The queue read at scrape time, counters and request latency per route.",
+        media_type="text/plain",
+        responses=errors(503),
+    )
     async def metrics(
         self, stats: FromDishka[QueueStats], clock: FromDishka[Clock]
     ) -> Response[bytes]:
