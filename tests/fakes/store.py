@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from domain.errors import ConcurrentUpdate, Conflict, JobNotFound
 from domain.jobs import Job, JobEvent, NewJob, Report, Status
+from domain.limits import check_new_job, check_offer, check_report
 from domain.matching import WorkerOffer, claim_order, matches
 from domain.pipelines.keys import JobKey, KeyScope
 from domain.transfers import StatusUpdate
@@ -43,9 +44,11 @@ class InMemoryJobStore:
             self._outbox[message.message_id] = (message, event.at)
 
     async def add(self, new: NewJob, now: datetime) -> Job:
+        check_new_job(new)
         return (await self.add_once(new, now))[0]
 
     async def add_once(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
+        check_new_job(new)
         holder = self._holder(new.key)
         if holder is not None:
             return holder.snapshot(), False
@@ -80,6 +83,7 @@ class InMemoryJobStore:
     async def claim(
         self, offer: WorkerOffer, limit: int, now: datetime, *, retry_different: bool
     ) -> list[Job]:
+        check_offer(offer, limit)
         async with self._lock:
             candidates = [
                 job
@@ -105,6 +109,7 @@ class InMemoryJobStore:
         self._record(job, event)
 
     async def apply_report(self, report: Report) -> bool:
+        check_report(report)
         job = self._jobs.get(report.job_id)
         if job is None or job.worker != report.worker or job.status not in report.accepted_from:
             return False

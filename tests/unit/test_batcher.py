@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from adapters.sql.batch import Batcher
+from adapters.sql.batch import Batcher, Failed, each_alone
 
 
 class Gate:
@@ -135,3 +135,69 @@ async def test_without_a_key_any_items_share_a_batch() -> None:
     gate.release.set()
     assert await asyncio.gather(first, *later) == ["A", "B", "B", "B"]
     assert gate.batches == [["a"], ["b", "b", "b"]]
+
+
+class Statement:
+    """An all-or-nothing batch function that fails whenever a bad item is in it."""
+
+    def __init__(self, *bad: str, outage: bool = False) -> None:
+        self.bad = set(bad)
+        self.outage = outage
+        self.runs: list[list[str]] = []
+
+    async def __call__(self, items: Sequence[str]) -> list[str]:
+        self.runs.append(list(items))
+        if self.bad & set(items):
+            raise (ConnectionError if self.outage else ValueError)(f"bad among {items}")
+        return [item.upper() for item in items]
+
+
+def not_an_outage(exc: Exception) -> bool:
+    return not isinstance(exc, ConnectionError)
+
+
+async def test_each_alone_splits_a_failed_batch_until_only_its_culprit_fails() -> None:
+    run = Statement("f")
+    got = await each_alone(run, list("abcdefgh"), splittable=not_an_outage)
+    assert [g if isinstance(g, str) else "failed" for g in got] == [*"ABCDE", "failed", *"GH"]
+    failure = got[5]
+    assert isinstance(failure, Failed)
+    assert str(failure.error) == "bad among ['f']"
+    assert len(run.runs) == 7  # the whole, then halves down to the culprit: 1 + 2 log2(8)
+
+
+async def test_each_alone_does_not_split_for_an_outage() -> None:
+    run = Statement("c", outage=True)
+    got = await each_alone(run, list("abcd"), splittable=not_an_outage)
+    assert all(isinstance(g, Failed) for g in got)
+    assert run.runs == [list("abcd")]
+
+
+async def test_a_call_that_fails_alone_fails_only_itself() -> None:
+    run = Statement("c")
+
+    async def isolating(items: Sequence[str]) -> list[str | Failed]:
+        return await each_alone(run, items, splittable=not_an_outage)
+
+    batcher: Batcher[str, str] = Batcher(isolating)
+    got = await asyncio.gather(*(batcher(item) for item in "abcd"), return_exceptions=True)
+    assert got[:2] == ["A", "B"]
+    assert got[3] == "D"
+    assert isinstance(got[2], ValueError)
+
+
+async def test_the_result_of_a_cancelled_call_is_given_back() -> None:
+    gate = Gate()
+    given_back: list[tuple[str, str]] = []
+
+    async def orphaned(item: str, result: str) -> None:
+        given_back.append((item, result))
+
+    batcher = Batcher(gate, key=str, orphaned=orphaned)
+    calls = [asyncio.ensure_future(batcher(item)) for item in ("a", "b")]
+    await settle()
+    calls[1].cancel()
+    gate.release.set()
+    assert await calls[0] == "A"
+    await settle()
+    assert given_back == [("b", "B")]

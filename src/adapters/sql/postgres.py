@@ -48,16 +48,19 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.batch import Batcher
+from adapters.sql.batch import Batcher, Failed, each_alone
 from adapters.sql.claim import claim_in_passes, claim_order, claim_params, picked
 from adapters.sql.codec import job_from_row, new_job_row
 from adapters.sql.errors import describe, latch_of, outage_cause
 from adapters.sql.once import ADD_ATTEMPTS, LIVE_KEY, add_once_statement
+from adapters.sql.pg_failures import as_domain, item_can_cause
+from adapters.sql.release import give_back
 from adapters.sql.store import SqlJobStore, get_statement, job_with_tried
 from adapters.sql.tables import job_attempts, job_events, jobs, outbox
 from adapters.sql.url import libpq_url
-from domain.errors import StoreUnavailable, Unavailable
+from domain.errors import JobNotFound, StoreUnavailable, Unavailable
 from domain.jobs import Job, NewJob, Report, Status
+from domain.limits import ID_MAX, check_new_job, check_offer, check_report
 from domain.matching import WorkerOffer
 
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
@@ -190,6 +193,7 @@ class _ClaimPass:
     wanted: int
     now: datetime
     retry_different: bool
+    cutoff: datetime  # computed before the pass joins a batch: its arithmetic is its own
 
     def shape(self) -> Hashable:
         """Passes of one shape can share a statement: they differ only in the worker's name,
@@ -211,7 +215,7 @@ class PostgresJobStore(SqlJobStore):
         # Calls that arrive while a batch of their kind is in the database go together in
         # the next: one batch of each kind at a time per server process.
         self._reports = Batcher(self._apply_reports, key=_job_id)
-        self._claims = Batcher(self._claim_passes, max_size=64)
+        self._claims = Batcher(self._claim_passes, max_size=64, orphaned=self._give_back)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
@@ -237,6 +241,7 @@ class PostgresJobStore(SqlJobStore):
             self._outage.answered()
 
     async def add(self, new: NewJob, now: datetime) -> Job:
+        check_new_job(new)
         if new.key is not None:
             return (await self.add_once(new, now))[0]
         async with self._connection() as connection:
@@ -249,6 +254,7 @@ class PostgresJobStore(SqlJobStore):
         see) does a second statement read it."""
         if new.key is None:
             return await self.add(new, now), True
+        check_new_job(new)
         params = new_job_row(new, now)
         async with self._connection() as connection:
             for _ in range(ADD_ATTEMPTS):
@@ -262,6 +268,8 @@ class PostgresJobStore(SqlJobStore):
         raise Unavailable(f"key {new.key.key!r}: its holder keeps changing; try again")
 
     async def get(self, job_id: int) -> Job:
+        if not 0 <= job_id <= ID_MAX:
+            raise JobNotFound(job_id)
         async with self._connection() as connection:
             row = await connection.fetchrow(_GET.sql, *_GET.args({"p_id": job_id}))
         return job_with_tried(job_id, row)
@@ -269,30 +277,56 @@ class PostgresJobStore(SqlJobStore):
     async def claim(
         self, offer: WorkerOffer, limit: int, now: datetime, *, retry_different: bool
     ) -> list[Job]:
+        check_offer(offer, limit)  # every value checked before it joins a batch
+        cutoff = offer.any_environment_cutoff(now)
+
+        taken: list[Any] = []  # every row claimed so far: given back if this call fails
+
         async def claim_pass(groups: frozenset[str] | None, wanted: int) -> Sequence[Any]:
-            one = _ClaimPass(offer, groups, wanted, now, retry_different)
+            one = _ClaimPass(offer, groups, wanted, now, retry_different, cutoff)
             rows, shared = await self._claims(one)
+            taken.extend(rows)
             if shared and retry_different and len(rows) < wanted:
                 # The batch kept from this worker the jobs that others in it had tried: ask
                 # alone for the rest, as a lone claim would have had them.
                 rest = replace(one, wanted=wanted - len(rows))
                 async with self._connection() as connection:
-                    rows = [*rows, *(await self._claim_batch(connection, [rest]))[0]]
+                    more = (await self._claim_batch(connection, [rest]))[0]
+                taken.extend(more)
+                rows = [*rows, *more]
             return rows
 
-        return await claim_in_passes(offer, limit, claim_pass)
+        try:
+            return await claim_in_passes(offer, limit, claim_pass)
+        except BaseException:
+            ids = [row["id"] for row in taken]
+            await asyncio.shield(give_back(self._engine, ids, offer.worker, now))
+            raise
 
-    async def _claim_passes(self, passes: Sequence[_ClaimPass]) -> list[_Claimed]:
-        """One statement for each shape of pass in the batch, in the order they came."""
+    async def _claim_passes(self, passes: Sequence[_ClaimPass]) -> list[_Claimed | Failed]:
+        """One statement for each shape of pass in the batch, in the order they came. Each
+        statement commits on its own, so each shape's outcome is its members' alone: a
+        failed statement is split until only the culprit fails."""
         shapes: dict[Hashable, list[int]] = {}
         for i, one in enumerate(passes):
             shapes.setdefault(one.shape(), []).append(i)
-        claimed: list[_Claimed] = [([], False)] * len(passes)
+        claimed: list[_Claimed | Failed] = [([], False)] * len(passes)
         async with self._connection() as connection:
             for members in shapes.values():
-                rows = await self._claim_batch(connection, [passes[i] for i in members])
-                for i, member_rows in zip(members, rows, strict=True):
-                    claimed[i] = (member_rows, len(members) > 1)
+                outcomes = await each_alone(
+                    functools.partial(self._claim_batch, connection),
+                    [passes[i] for i in members],
+                    splittable=item_can_cause,
+                )
+                for i, outcome in zip(members, outcomes, strict=True):
+                    claimed[i] = (
+                        as_domain(outcome)
+                        if isinstance(outcome, Failed)
+                        else (
+                            outcome,
+                            len(members) > 1,
+                        )
+                    )
         return claimed
 
     async def _claim_batch(self, connection: Any, passes: Sequence[_ClaimPass]) -> list[list[Any]]:
@@ -302,6 +336,7 @@ class PostgresJobStore(SqlJobStore):
         # The claim happens now, for every pass of the batch: at the latest of their times.
         now = max(one.now for one in passes)
         params = claim_params(first.offer, sum(wanted), now, first.groups)
+        params["p_cutoff"] = max(one.cutoff for one in passes)
         params["p_workers"] = [one.offer.worker for one in passes]
         params["p_wanted"] = wanted
         statement = prepared_claims(
@@ -313,10 +348,25 @@ class PostgresJobStore(SqlJobStore):
             claimed[row["member"] - 1].append(row)
         return claimed
 
+    async def _give_back(self, one: _ClaimPass, claimed: _Claimed) -> None:
+        """A pass whose caller was cancelled before it got its jobs: requeue them."""
+        rows, _ = claimed
+        await give_back(self._engine, [row["id"] for row in rows], one.offer.worker, one.now)
+
     async def apply_report(self, report: Report) -> bool:
+        check_report(report)  # every value checked before it joins a batch
         return await self._reports(report)
 
-    async def _apply_reports(self, reports: Sequence[Report]) -> list[bool]:
+    async def _apply_reports(self, reports: Sequence[Report]) -> list[bool | Failed]:
+        async with self._connection() as connection:
+            outcomes = await each_alone(
+                functools.partial(self._report_batch, connection),
+                reports,
+                splittable=item_can_cause,
+            )
+        return [as_domain(o) if isinstance(o, Failed) else o for o in outcomes]
+
+    async def _report_batch(self, connection: Any, reports: Sequence[Report]) -> list[bool]:
         statement = prepared_reports(self._with_outbox)
         params = {
             "p_id": [r.job_id for r in reports],
@@ -326,8 +376,7 @@ class PostgresJobStore(SqlJobStore):
             "p_details": [r.details for r in reports],
             "p_now": [r.at for r in reports],
         }
-        async with self._connection() as connection:
-            rows = await connection.fetch(statement.sql, *statement.args(params))
+        rows = await connection.fetch(statement.sql, *statement.args(params))
         applied = {row[0] for row in rows}
         return [n in applied for n in range(1, len(reports) + 1)]
 

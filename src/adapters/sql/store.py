@@ -27,6 +27,7 @@ from adapters.sql.once import ADD_ATTEMPTS, add_or_find, forget_tries, key_confl
 from adapters.sql.tables import ACTIVE_SQL, job_attempts, job_events, jobs, outbox
 from domain.errors import ConcurrentUpdate, JobNotFound, Unavailable
 from domain.jobs import Job, JobEvent, NewJob, Report, Status
+from domain.limits import ID_MAX, NAME_MAX, check_new_job, check_offer, check_report, check_text
 from domain.matching import WorkerOffer
 
 T = TypeVar("T")
@@ -45,6 +46,7 @@ class SqlJobStore:
         return transaction(self._engine)
 
     async def add(self, new: NewJob, now: datetime) -> Job:
+        check_new_job(new)
         if new.key is not None:
             return (await self.add_once(new, now))[0]
         async with self._tx() as s:
@@ -58,6 +60,7 @@ class SqlJobStore:
     async def add_once(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
         if new.key is None:
             return await self.add(new, now), True
+        check_new_job(new)
         row = new_job_row(new, now)
         for _ in range(ADD_ATTEMPTS):
             async with self._tx() as s:
@@ -76,6 +79,8 @@ class SqlJobStore:
             raise key_conflict(job.key, job.id) from None
 
     async def get(self, job_id: int) -> Job:
+        if not 0 <= job_id <= ID_MAX:
+            raise JobNotFound(job_id)
         async with self._tx() as s:
             result = await s.execute(get_statement(self._dialect), {"p_id": job_id})
             row = result.mappings().one_or_none()
@@ -86,6 +91,7 @@ class SqlJobStore:
     ) -> list[Job]:
         # SQLite serialises writers: one UPDATE ... RETURNING is atomic, no lock waits to
         # retry. (PostgreSQL's claim is `PostgresJobStore.claim`.)
+        check_offer(offer, limit)
         async with self._tx() as s:
 
             async def claim_pass(groups: frozenset[str] | None, wanted: int) -> Sequence[Any]:
@@ -142,6 +148,7 @@ class SqlJobStore:
             raise JobNotFound(job.id)
 
     async def apply_report(self, report: Report) -> bool:
+        check_report(report)
         async with self._tx() as s:
             current = (
                 await s.execute(_HELD, {"p_id": report.job_id, "p_worker": report.worker})
@@ -174,6 +181,7 @@ class SqlJobStore:
             await s.execute(_INSERT_OUTBOX, [outbox_row(event, user_job_id)])
 
     async def held_by(self, worker: str) -> list[Job]:
+        check_text("worker", worker, NAME_MAX)
         return await self._jobs(
             select(jobs).where(jobs.c.worker == worker, text(ACTIVE_SQL)).order_by(jobs.c.id)
         )
