@@ -45,6 +45,15 @@ def check_text(field: str, value: str | None, max_length: int | None = None) -> 
         raise InvalidInput(f"{field} must be at most {max_length} characters")
 
 
+def check_path(field: str, value: str | None) -> None:
+    """A file id or folder: no NUL, at most `PATH_MAX` characters, no name in it longer
+    than a file system keeps (`FILENAME_MAX` bytes)."""
+    check_text(field, value, PATH_MAX)
+    for name in (value or "").split("/"):
+        if len(name.encode()) > FILENAME_MAX:
+            raise InvalidInput(f"{field}: a name in it is longer than {FILENAME_MAX} bytes")
+
+
 def check_id(field: str, value: int) -> None:
     check_int(field, value, high=ID_MAX)
 
@@ -112,5 +121,5 @@ def check_new_job(new: NewJob) -> None:
     check_text("job.hardware.gpu_model", hw.gpu_model, NAME_MAX)
     check_text("job.hardware.gpu_archi", hw.gpu_archi, NAME_MAX)
     for kind in FileKind:
-        check_text(f"paths_upload.{kind.value}", new.paths_upload.folder(kind), PATH_MAX)
+        check_path(f"paths_upload.{kind.value}", new.paths_upload.folder(kind))
     check_document("job", spec.document())

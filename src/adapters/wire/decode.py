@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from domain import limits
 from domain.errors import InvalidInput
 from domain.jobs import (
     Environment,
@@ -27,40 +28,50 @@ def _doc(description: str, **schema: Any) -> msgspec.Meta:
 
 MiB = "MiB (mebibytes)"
 
+# Every value within what the store keeps (`domain.limits`): beyond, a 400 naming the field.
+NO_NUL = "^[^\\x00]*$"
+Name = Annotated[str, msgspec.Meta(max_length=limits.NAME_MAX, pattern=NO_NUL)]
+Path = Annotated[str, msgspec.Meta(max_length=limits.PATH_MAX, pattern=NO_NUL)]
+Text = Annotated[str, msgspec.Meta(max_length=limits.DETAILS_MAX, pattern=NO_NUL)]
+Int32 = Annotated[int, msgspec.Meta(ge=0, le=limits.INT32_MAX)]
+Int64 = Annotated[int, msgspec.Meta(ge=0, le=limits.INT64_MAX)]
+Id = Annotated[int, msgspec.Meta(ge=0, le=limits.ID_MAX)]
+Priority = Annotated[int, msgspec.Meta(ge=-limits.INT32_MAX - 1, le=limits.INT32_MAX)]
+
 
 class HardwareSpecs(msgspec.Struct, omit_defaults=False):
     """What the job needs; a missing value matches any worker."""
 
-    cpu_cores: Annotated[int | None, _doc("CPU cores the job needs (<= the worker's)")] = None
-    memory: Annotated[int | None, _doc(f"memory the job needs, in {MiB}")] = None
-    gpu_model: Annotated[str | None, _doc("GPU model required (equal to the worker's)")] = None
-    gpu_archi: Annotated[str | None, _doc("GPU architecture required (equal)")] = None
-    gpu_mem: Annotated[int | None, _doc(f"GPU memory the job needs, in {MiB}")] = None
+    cpu_cores: Annotated[Int32 | None, _doc("CPU cores the job needs (<= the worker's)")] = None
+    memory: Annotated[Int64 | None, _doc(f"memory the job needs, in {MiB}")] = None
+    gpu_model: Annotated[Name | None, _doc("GPU model required (equal to the worker's)")] = None
+    gpu_archi: Annotated[Name | None, _doc("GPU architecture required (equal)")] = None
+    gpu_mem: Annotated[Int64 | None, _doc(f"GPU memory the job needs, in {MiB}")] = None
 
 
 class AppSpecs(msgspec.Struct):
-    cmd: list[str] | None = None
-    env: dict[str, str] | None = None
+    cmd: list[Text] | None = None
+    env: dict[Name, Text] | None = None
 
 
 class HandlerSpecs(msgspec.Struct):
-    image_url: str
-    image_name: str | None = None
-    image_version: str | None = None
-    entrypoint: str | None = None
+    image_url: Path
+    image_name: Path | None = None
+    image_version: Name | None = None
+    entrypoint: Path | None = None
     files_down: Annotated[
-        dict[str, str] | None,
+        dict[Path, Path] | None,
         _doc("local path on the worker -> file id (GET /files/{file id}/url)"),
     ] = None
     files_up: Annotated[
-        dict[Literal["output", "log", "artifact"], str] | None,
+        dict[Literal["output", "log", "artifact"], Path] | None,
         _doc("output/log/artifact -> local path on the worker to upload from"),
     ] = None
 
 
 class MetaSpecs(msgspec.Struct):
-    job_id: int
-    date_created: str
+    job_id: Id
+    date_created: Name
 
 
 _META_SCHEMA = {
@@ -86,20 +97,20 @@ class JobSpecs(msgspec.Struct):
 
 
 class PathsUploadSpecs(msgspec.Struct):
-    output: str
-    log: str
-    artifact: str
+    output: Path
+    log: Path
+    artifact: Path
 
 
-KeyText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_KEY_LENGTH)]
+KeyText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_KEY_LENGTH, pattern=NO_NUL)]
 
 
 class SubmittedJob(msgspec.Struct):
     job: JobSpecs
     paths_upload: PathsUploadSpecs
     environment: Literal["cloud", "local"] | None = None
-    group: str | None = None
-    priority: int = 5
+    group: Name | None = None
+    priority: Priority = 5
     # run once: the key (or the Idempotency-Key header), or derive_key: the sha256 of the
     # canonical JSON of the definition (every field above)
     key: KeyText | None = None
@@ -151,6 +162,7 @@ def to_new_job(
         msgspec.convert(body.job.meta, MetaSpecs)  # job_id and date_created are required
     except msgspec.ValidationError as exc:
         raise InvalidInput(f"job.meta: {exc}") from None
+    limits.check_document("job.meta", body.job.meta)
     if idempotency_key is not None and body.key is not None and idempotency_key != body.key:
         raise InvalidInput("key: differs from the Idempotency-Key header")
     document = msgspec.to_builtins(body)

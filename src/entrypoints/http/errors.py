@@ -65,6 +65,8 @@ def internal_error_handler(
                 headers=exc.headers,
             )
         return problem(exc.status_code, detail, exc.headers)
+    if isinstance(exc, RecursionError):  # msgspec, decoding a body nested too deep
+        return problem(400, "request body nested too deeply")
     cause = outage_cause(exc)
     if cause is not None:  # a database refusal that escaped its store: still a 503
         log.warning(

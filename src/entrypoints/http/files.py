@@ -16,11 +16,12 @@ from urllib.parse import quote, unquote
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, PathParameter, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_201_CREATED
 
-from adapters.wire.decode import TransferRequestOut, UploadedFiles, transfer_out
+from adapters.wire.decode import NO_NUL, TransferRequestOut, UploadedFiles, transfer_out
+from domain import limits
 from domain.jobs import FileKind
 from domain.use_cases.files import DownloadFile, DownloadRequest, UploadFile, UploadRequest
 from domain.workers import Principal
@@ -35,9 +36,12 @@ Kind = Annotated[
 BasePath = Annotated[
     str,
     QueryParameter(
-        description="a sub-folder of that folder, relative (no `..`); empty: the folder itself"
+        description="a sub-folder of that folder, relative (no `..`); empty: the folder itself",
+        max_length=limits.PATH_MAX,
+        pattern=NO_NUL,
     ),
 ]
+JobId = Annotated[int, PathParameter(ge=0, le=limits.ID_MAX)]
 GENERIC = "application/octet-stream"
 
 
@@ -93,17 +97,18 @@ class WorkerFilesController(Controller):
         "adding the multipart `file` part(s): a pre-signed S3 POST (headers `{}`), or this "
         "API's upload endpoint with the caller's query string and its own `authorization` "
         "header. The holder may upload while the job is active or in `error`.",
-        responses=errors(400, 401, 403, 404, 409, 503),
+        responses=errors(400, 401, 403, 404, 409, 422, 503),
     )
     async def upload_url(
         self,
         request: Request[Any, Any, Any],
-        job_id: FromPath[int],
+        job_id: JobId,
         type: Kind,
         upload_request: FromDishka[UploadRequest],
         principal: FromDishka[Principal],
         base_path: BasePath = "",
     ) -> TransferRequestOut:
+        limits.check_path("base_path", base_path)
         grant = await upload_request(principal, job_id, type, base_path)
         own = _own_url(request, f"/jobs/{job_id}/files/upload")
         return transfer_out(grant, own, request.headers.get("authorization"))
@@ -116,19 +121,20 @@ class WorkerFilesController(Controller):
         description="Each `file` part is stored under the folder as its filename says "
         "(relative, no `..`); streamed to disk, at most MAX_UPLOAD_BYTES each. Answers the "
         "keys stored. On S3 use the pre-signed POST instead (400).",
-        responses=errors(400, 401, 403, 404, 409, 413, 503),
+        responses=errors(400, 401, 403, 404, 409, 413, 422, 503),
         operation_class=MultipartUpload,
     )
     async def upload(
         self,
         request: Request[Any, Any, Any],
-        job_id: FromPath[int],
+        job_id: JobId,
         type: Kind,
         upload_file: FromDishka[UploadFile],
         principal: FromDishka[Principal],
         settings: FromDishka[Settings],
         base_path: BasePath = "",
     ) -> UploadedFiles:
+        limits.check_path("base_path", base_path)
         stored = []
         budget = settings.max_upload_bytes
         async for filename, chunks in file_parts(request):
@@ -144,7 +150,7 @@ class WorkerFilesController(Controller):
         "caller's own `authorization` header. `/download` (local files) streams the bytes "
         "with the content type of the file's name. Only inputs of jobs the worker holds; an "
         "input of a job canceled under it is 404 (stop).",
-        responses=errors(400, 401, 403, 404, 503),
+        responses=errors(400, 401, 403, 404, 422, 503),
         operation_class=DescriptionOrBytes,
     )
     async def file(
@@ -157,6 +163,7 @@ class WorkerFilesController(Controller):
     ) -> TransferRequestOut | Stream:
         raw = _raw_path(request, file_path)
         file_id, _, action = unquote(raw).split("/files/", 1)[-1].rpartition("/")
+        limits.check_path("file_id", file_id)
         if action == "url" and file_id:
             grant = await download_request(principal, file_id)
             own = _own_url(request, _download_path(raw, file_id))

@@ -18,6 +18,8 @@ from domain.use_cases.submit import SubmitJob
 from entrypoints.http.auth import InternalCaller
 from entrypoints.http.docs import errors
 
+MAX_BODY_BYTES = 1024 * 1024  # one JobSpecs document: larger is a 413
+
 
 class AttemptOut(msgspec.Struct):
     number: int
@@ -46,6 +48,7 @@ class InternalController(Controller):
         status_code=HTTP_201_CREATED,
         summary="Enqueue a job (201), or find the job holding its key (200)",
         responses=errors(400, 401, 413, 422, 503),
+        request_max_body_size=MAX_BODY_BYTES,
     )
     async def enqueue(
         self,

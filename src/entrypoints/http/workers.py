@@ -8,10 +8,11 @@ import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, MediaType, Response, get, put
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from adapters.wire.decode import JobSpecs, job_specs
+from adapters.wire.decode import NO_NUL, JobSpecs, job_specs
+from domain import limits
 from domain.jobs import Status
 from domain.matching import WorkerOffer
 from domain.use_cases.pull import PullJobs
@@ -23,45 +24,67 @@ from entrypoints.http.docs import errors
 MiB = "in MiB (mebibytes)"
 OFFER = "jobs needing more are not offered"
 
+# Every value bounded by what the store keeps (`domain.limits`): beyond, a 400 naming it.
+INT32, INT64 = limits.INT32_MAX, limits.INT64_MAX
 Memory = Annotated[
-    int, QueryParameter(ge=0, description=f"the worker's free memory, {MiB}; {OFFER}")
+    int,
+    QueryParameter(ge=0, le=INT64, description=f"the worker's free memory, {MiB}; {OFFER}"),
 ]
-CpuCores = Annotated[int, QueryParameter(ge=0, description=f"the worker's CPU cores; {OFFER}")]
+CpuCores = Annotated[
+    int, QueryParameter(ge=0, le=INT32, description=f"the worker's CPU cores; {OFFER}")
+]
 GpuMem = Annotated[
-    int, QueryParameter(ge=0, description=f"the worker's GPU memory, {MiB}; {OFFER}")
+    int,
+    QueryParameter(ge=0, le=INT64, description=f"the worker's GPU memory, {MiB}; {OFFER}"),
 ]
 GpuModel = Annotated[
     str | None,
-    QueryParameter(description="the worker's GPU model; a job requiring one needs it equal"),
+    QueryParameter(
+        description="the worker's GPU model; a job requiring one needs it equal",
+        max_length=limits.NAME_MAX,
+        pattern=NO_NUL,
+    ),
 ]
 GpuArchi = Annotated[
     str | None,
-    QueryParameter(description="the worker's GPU architecture; matched like gpu_model"),
+    QueryParameter(
+        description="the worker's GPU architecture; matched like gpu_model",
+        max_length=limits.NAME_MAX,
+        pattern=NO_NUL,
+    ),
 ]
+Group = Annotated[str, msgspec.Meta(max_length=limits.NAME_MAX, pattern=NO_NUL)]
 Groups = Annotated[
-    list[str] | None,
+    list[Group] | None,
     QueryParameter(
         description="groups the worker serves (repeat the parameter): jobs submitted to one "
-        "of them are offered to it before any other job"
+        "of them are offered to it before any other job",
+        max_items=limits.GROUPS_MAX,
     ),
 ]
 Limit = Annotated[
     int,
-    QueryParameter(ge=1, description="the most jobs to claim at once (up to JOBCLOUD_MAX_PULL)"),
+    QueryParameter(
+        ge=1, le=INT32, description="the most jobs to claim at once (up to JOBCLOUD_MAX_PULL)"
+    ),
 ]
 OlderThan = Annotated[
     int,
     QueryParameter(
         ge=0,
+        le=limits.OLDER_THAN_MAX,
         description="seconds: a job submitted for any environment is offered only once it is "
         "older than this (a job pinned to the worker's environment is offered at once)",
     ),
 ]
+JobId = Annotated[int, PathParameter(ge=0, le=limits.ID_MAX)]
 RuntimeDetails = Annotated[
     str | None,
     QueryParameter(
+        max_length=limits.DETAILS_MAX,
+        pattern=NO_NUL,
         description="free text kept with the job and forwarded to the user side (progress, "
-        "or the log tail of a failed run); the last report that carried it wins"
+        "or the log tail of a failed run); the last report that carried it wins",
     ),
 ]
 
@@ -118,7 +141,7 @@ class WorkerJobsController(Controller):
     )
     async def status(
         self,
-        job_id: FromPath[int],
+        job_id: JobId,
         job_status: FromDishka[JobStatus],
         principal: FromDishka[Principal],
     ) -> Response[bytes]:
@@ -134,11 +157,11 @@ class WorkerJobsController(Controller):
         "again renews the lease. After the holder's own `error`, any other report is "
         "accepted and changes nothing. 404: the worker does not hold the job (any more, "
         "or it was canceled): stop.",
-        responses=errors(400, 401, 403, 404, 409, 503),
+        responses=errors(400, 401, 403, 404, 409, 422, 503),
     )
     async def report(
         self,
-        job_id: FromPath[int],
+        job_id: JobId,
         status: FromQuery[Status],
         report_status: FromDishka[ReportStatus],
         principal: FromDishka[Principal],
