@@ -2,7 +2,7 @@
 published OpenAPI (`/schema/openapi.json`) and sends them to the ASGI app, with a valid worker
 token and the api key, on SQLite and on PostgreSQL: schemathesis's coverage phase (the
 boundaries of every constraint, within and beyond them) and then random examples. Bounded so
-CI stays fast: a few random examples per operation (`JOBCLOUD_FUZZ_EXAMPLES`, default 25), no
+CI stays fast: a few random examples per operation (`JOBCLOUD_FUZZ_EXAMPLES`, default 75), no
 shrinking, no example database.
 
 Checks: no server error, a status the OpenAPI documents for the operation, and a response
@@ -36,7 +36,7 @@ from tests.conftest import API_KEY
 from tests.contract.sql_support import POSTGRES_URL, REQUIRE_POSTGRES
 from tests.e2e.jobs import submitted
 
-EXAMPLES = int(os.environ.get("JOBCLOUD_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("JOBCLOUD_FUZZ_EXAMPLES", "75"))
 CHECKS: list[Any] = [not_a_server_error, status_code_conformance, response_schema_conformance]
 
 
