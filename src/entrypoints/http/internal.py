@@ -8,10 +8,12 @@ from typing import Annotated
 import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.openapi import ResponseSpec
+from litestar.params import HeaderParameter, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from adapters.wire.decode import Queued, SubmittedJob, queued, to_new_job
+from domain import limits
 from domain.pipelines.keys import KeyPolicy
 from domain.use_cases.rerun import JobAttempts, Requester, RerunJob
 from domain.use_cases.submit import SubmitJob
@@ -19,6 +21,7 @@ from entrypoints.http.auth import InternalCaller
 from entrypoints.http.docs import errors
 
 MAX_BODY_BYTES = 1024 * 1024  # one JobSpecs document: larger is a 413
+JobId = Annotated[int, PathParameter(ge=0, le=limits.ID_MAX)]
 
 
 class AttemptOut(msgspec.Struct):
@@ -47,7 +50,10 @@ class InternalController(Controller):
         "/_jobs",
         status_code=HTTP_201_CREATED,
         summary="Enqueue a job (201), or find the job holding its key (200)",
-        responses=errors(400, 401, 413, 422, 503),
+        responses={
+            200: ResponseSpec(data_container=Queued, description="the job already holding the key"),
+            **errors(400, 401, 413, 422, 503),
+        },
         request_max_body_size=MAX_BODY_BYTES,
     )
     async def enqueue(
@@ -71,7 +77,7 @@ class InternalController(Controller):
         security=[{"ApiKey": []}, {"BearerToken": []}],
     )
     async def rerun(
-        self, job_id: FromPath[int], rerun: FromDishka[RerunJob], requester: FromDishka[Requester]
+        self, job_id: JobId, rerun: FromDishka[RerunJob], requester: FromDishka[Requester]
     ) -> Queued:
         return queued(await rerun(job_id, requester))
 
@@ -83,7 +89,7 @@ class InternalController(Controller):
     )
     async def attempts(
         self,
-        job_id: FromPath[int],
+        job_id: JobId,
         history: FromDishka[JobAttempts],
         requester: FromDishka[Requester],
     ) -> AttemptsOut:

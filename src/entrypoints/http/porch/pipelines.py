@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, delete, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from domain.pipelines.pipelines_uc import (
@@ -16,6 +16,8 @@ from domain.pipelines.pipelines_uc import (
 )
 from domain.pipelines.tokens import TokenGrant
 from entrypoints.http.porch.wire import (
+    MaybeQueryText,
+    PathText,
     PipelineIn,
     PipelineOut,
     TokenOut,
@@ -35,15 +37,15 @@ class PipelinesController(Controller):
         self,
         pipelines: FromDishka[ListPipelines],
         _: FromDishka[TokenGrant],
-        uri: FromQuery[str | None] = None,
-        version: FromQuery[str | None] = None,
+        uri: MaybeQueryText = None,
+        version: MaybeQueryText = None,
     ) -> list[PipelineOut]:
         return [pipeline_out(p) for p in await pipelines(uri, version)]
 
     @get("/{pipeline_name:str}", summary="One pipeline (any valid token)")
     async def get_pipeline(
         self,
-        pipeline_name: FromPath[str],
+        pipeline_name: PathText,
         pipeline: FromDishka[GetPipeline],
         _: FromDishka[TokenGrant],
     ) -> PipelineOut:
@@ -65,8 +67,8 @@ class PipelinesController(Controller):
     )
     async def mint_token(
         self,
-        pipeline_name: FromPath[str],
-        token_desc: FromPath[str],
+        pipeline_name: PathText,
+        token_desc: PathText,
         mint: FromDishka[MintToken],
         grant: FromDishka[TokenGrant],
     ) -> TokenOut:
@@ -79,8 +81,8 @@ class PipelinesController(Controller):
     )
     async def revoke_tokens(
         self,
-        pipeline_name: FromPath[str],
-        token_desc: FromPath[str],
+        pipeline_name: PathText,
+        token_desc: PathText,
         revoke: FromDishka[RevokeTokens],
         grant: FromDishka[TokenGrant],
     ) -> TokenRevoked:

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Response, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from domain import limits
 from domain.pipelines.tasks_uc import (
     MAX_PAGE,
     AddTask,
@@ -19,7 +20,10 @@ from domain.pipelines.tasks_uc import (
 )
 from domain.pipelines.tokens import TokenGrant
 from entrypoints.http.porch.wire import (
+    MaybeQueryText,
+    PathText,
     PipelineIn,
+    QueryText,
     TaskHistoryOut,
     TaskIn,
     TaskOut,
@@ -41,10 +45,10 @@ class TasksController(Controller):
         self,
         tasks: FromDishka[ListTasks],
         grant: FromDishka[TokenGrant],
-        pipeline_name: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
+        pipeline_name: MaybeQueryText = None,
+        status: MaybeQueryText = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1000,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=limits.INT64_MAX)] = 0,
     ) -> list[TaskOut]:
         wanted = state(status) if status is not None else None
         return [task_out(t) for t in await tasks(grant, pipeline_name, wanted, limit, offset)]
@@ -76,8 +80,8 @@ class TasksController(Controller):
     )
     async def task_history(
         self,
-        task_input_id: FromPath[str],
-        pipeline_name: FromQuery[str],
+        task_input_id: PathText,
+        pipeline_name: QueryText,
         history: FromDishka[GetTaskHistory],
         grant: FromDishka[TokenGrant],
     ) -> TaskHistoryOut:

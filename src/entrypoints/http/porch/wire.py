@@ -7,12 +7,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
+from litestar.params import PathParameter, QueryParameter
 
+from adapters.wire.decode import NO_NUL
+from domain import limits
 from domain.errors import InvalidInput
 from domain.pipelines.porch import Pipeline, Task, TaskState, state_of
 from domain.pipelines.tasks_uc import TaskHistory
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+# Within what the store keeps (`domain.limits`): beyond, a 400 naming the field.
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=NO_NUL)]
+QueryText = Annotated[str, QueryParameter(max_length=limits.NAME_MAX, pattern=NO_NUL)]
+MaybeQueryText = Annotated[str | None, QueryParameter(max_length=limits.NAME_MAX, pattern=NO_NUL)]
+PathText = Annotated[str, PathParameter(max_length=limits.NAME_MAX, pattern=NO_NUL)]
 
 
 class TaskStateEnum(enum.StrEnum):
@@ -29,9 +36,10 @@ class TaskStateEnum(enum.StrEnum):
 
 class PipelineIn(msgspec.Struct):
     name: Name
-    uri: Annotated[str, msgspec.Meta(max_length=1024)] | None = None
+    uri: Annotated[str, msgspec.Meta(max_length=1024, pattern=NO_NUL)] | None = None
     version: Name | None = None
-    lease_seconds: Annotated[int, msgspec.Meta(ge=1)] | None = None  # beyond npg_porch
+    # beyond npg_porch
+    lease_seconds: Annotated[int, msgspec.Meta(ge=1, le=limits.INT32_MAX)] | None = None
 
 
 class PipelineOut(msgspec.Struct):
@@ -45,6 +53,12 @@ class TaskIn(msgspec.Struct):
     task_input: dict[str, Any]
     status: str | None = None  # checked by `state`: 422 naming the field
     task_input_id: str | None = None  # set by the server; ignored, as npg_porch does
+
+    def __post_init__(self) -> None:
+        try:  # nesting, integer widths, no NUL: as a job's meta
+            limits.check_document("task_input", self.task_input)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None  # msgspec: a 400 naming the field
 
 
 class TaskOut(msgspec.Struct):
