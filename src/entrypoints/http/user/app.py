@@ -1,0 +1,101 @@
+"""The user API's Litestar app: DECODE user API paths, the same error table, its own OpenAPI."""
+
+from __future__ import annotations
+
+from dishka import AsyncContainer
+from dishka.integrations.litestar import DishkaRouter, setup_dishka
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.migrate import upgrade
+from domain.catalogue.model import CatalogueError
+from domain.catalogue.ports import CatalogueSource
+from domain.errors import DomainError
+from entrypoints.bootstrap import prepare
+from entrypoints.http.errors import domain_error_handler, internal_error_handler
+from entrypoints.http.ioc import make_http_container
+from entrypoints.http.user.accounts import AccountsController, UserInternalController
+from entrypoints.http.user.files import UserFilesController
+from entrypoints.http.user.ioc import UserProvider, user_use_cases
+from entrypoints.http.user.jobs import UserJobsController
+from entrypoints.http.user.settings import UserSettings, load_user_settings
+from entrypoints.settings import Settings, SettingsError, load_settings
+
+OPENAPI = OpenAPIConfig(
+    title="jobcloud user API",
+    version="0.1.0",
+    description="Accounts, files, the application catalogue and jobs; DECODE user API paths.",
+    path="/schema",
+    components=Components(
+        security_schemes={
+            "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+            "ApiKey": SecurityScheme(type="apiKey", name="x-api-key", security_scheme_in="header"),
+        }
+    ),
+)
+
+
+def check_user_settings(settings: Settings, user_settings: UserSettings) -> None:
+    """Start-up checks: one line naming the variable."""
+    if settings.filesystem == "s3":
+        raise SettingsError(
+            "FILESYSTEM: the user API serves local files only so far (s3 is not built)"
+        )
+    if user_settings.application_config_file is not None:
+        from adapters.catalogue.yaml_file import load_catalogue
+
+        try:
+            load_catalogue(user_settings.application_config_file)
+        except CatalogueError as exc:
+            raise SettingsError(f"APPLICATION_CONFIG_FILE: {exc}") from None
+
+
+def create_user_app(
+    settings: Settings | None = None,
+    user_settings: UserSettings | None = None,
+    *,
+    container: AsyncContainer | None = None,
+) -> Litestar:
+    settings = prepare(settings or load_settings())
+    user_settings = user_settings or load_user_settings()
+    check_user_settings(settings, user_settings)
+    container = container or make_http_container(
+        settings, UserProvider(user_settings), user_use_cases()
+    )
+
+    async def start(app: Litestar) -> None:
+        await upgrade(await container.get(AsyncEngine))
+        await container.get(CatalogueSource)
+
+    async def stop(app: Litestar) -> None:
+        await container.close()
+
+    cors = None
+    if user_settings.frontend_url:
+        cors = CORSConfig(allow_origins=[user_settings.frontend_url], allow_credentials=True)
+    app = Litestar(
+        route_handlers=[
+            DishkaRouter(
+                "",
+                route_handlers=[
+                    AccountsController,
+                    UserFilesController,
+                    UserJobsController,
+                    UserInternalController,
+                ],
+            )
+        ],
+        on_startup=[start],
+        on_shutdown=[stop],
+        exception_handlers={
+            DomainError: domain_error_handler,
+            Exception: internal_error_handler,
+        },
+        openapi_config=OPENAPI,
+        cors_config=cors,
+    )
+    setup_dishka(container, app)
+    return app

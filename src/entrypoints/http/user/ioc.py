@@ -1,0 +1,112 @@
+"""The user app's providers, on top of the core ones (entrypoints.ioc)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dishka import Provider, Scope, provide
+from litestar import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.auth.local import LocalIssuer
+from adapters.auth.local_accounts import LocalAccounts
+from adapters.catalogue.yaml_file import YamlCatalogue
+from adapters.files.user_local import LocalUserFiles
+from domain.accounts.model import Accounts, CreateAccount, Login
+from domain.catalogue.ports import CatalogueSource
+from domain.errors import NotAuthenticated
+from domain.ports import TokenVerifier
+from domain.userfiles import use_cases as files
+from domain.userfiles.ports import UserFileStore
+from domain.userjobs.use_cases import DeleteUserJob, GetUserJob, ListUserJobs, SubmitUserJob
+from domain.workers import Principal
+from entrypoints.http.auth import bearer_token
+from entrypoints.http.user.settings import UserSettings
+from entrypoints.settings import Settings, SettingsError
+
+
+@dataclass(frozen=True, slots=True)
+class MaybePrincipal:
+    """The caller's principal when a valid token came with the request, else None."""
+
+    principal: Principal | None
+
+
+def token_of(request: Request[Any, Any, Any], cookie: str) -> str:
+    """The bearer token, or the httponly cookie that POST /login set."""
+    if request.headers.get("authorization"):
+        return bearer_token(request)
+    value = request.cookies.get(cookie)
+    if not value:
+        raise NotAuthenticated("missing bearer token (Authorization: Bearer <JWT>) or cookie")
+    return value
+
+
+class UserProvider(Provider):
+    scope = Scope.APP
+
+    def __init__(self, settings: UserSettings) -> None:
+        super().__init__()
+        self._settings = settings
+
+    @provide
+    def user_settings(self) -> UserSettings:
+        return self._settings
+
+    @provide
+    def files(self, s: Settings) -> UserFileStore:
+        if s.filesystem == "s3":
+            raise SettingsError("FILESYSTEM=s3: the user API serves local files only so far")
+        return LocalUserFiles(s.user_data_root_path)
+
+    @provide
+    def catalogue(self, us: UserSettings) -> CatalogueSource:
+        return YamlCatalogue(us.application_config_file)
+
+    @provide
+    def accounts(self, engine: AsyncEngine, local: LocalIssuer, us: UserSettings) -> Accounts:
+        return LocalAccounts(engine, local, us.user_token_ttl)
+
+    @provide(scope=Scope.REQUEST, override=True)
+    async def principal(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        verifier: TokenVerifier,
+        us: UserSettings,
+    ) -> Principal:
+        return await verifier.verify(token_of(request, us.cookie_name))
+
+    @provide(scope=Scope.REQUEST)
+    async def maybe_principal(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        verifier: TokenVerifier,
+        us: UserSettings,
+    ) -> MaybePrincipal:
+        try:
+            return MaybePrincipal(await verifier.verify(token_of(request, us.cookie_name)))
+        except NotAuthenticated:
+            return MaybePrincipal(None)
+
+
+def user_use_cases() -> Provider:
+    provider = Provider(scope=Scope.APP)
+    for use_case in (
+        SubmitUserJob,
+        GetUserJob,
+        ListUserJobs,
+        DeleteUserJob,
+        CreateAccount,
+        Login,
+        files.ListFiles,
+        files.UploadFile,
+        files.UploadRequest,
+        files.MakeFolder,
+        files.RenameFile,
+        files.DeleteFile,
+        files.DownloadRequest,
+        files.Download,
+    ):
+        provider.provide(use_case)
+    return provider

@@ -1,0 +1,42 @@
+"""The user API's own settings (DECODE user API names), read once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from entrypoints.settings import SettingsError, _Env, read_dotenv
+
+
+class UserSettings(msgspec.Struct, frozen=True, kw_only=True):
+    auth: bool = False  # AUTH=1: POST /user, /token, /login
+    application_config_file: Path | None = None
+    frontend_url: str | None = None  # CORS origin
+    workerfacing_api_url: str | None = None
+    user_token_ttl: int = 3600
+    cookie_name: str = "jobcloud_token"
+
+
+def load_user_settings(env: Mapping[str, str] | None = None) -> UserSettings:
+    if env is None:
+        env = {**read_dotenv(Path(".env")), **os.environ}
+    e = _Env(env)
+    config = e.text("APPLICATION_CONFIG_FILE")
+    if config and config.startswith("s3://"):
+        raise SettingsError("APPLICATION_CONFIG_FILE: s3:// catalogues are not supported yet")
+    workerfacing = e.url("WORKERFACING_API_URL")
+    if workerfacing:
+        raise SettingsError(
+            "WORKERFACING_API_URL: the split topology (user API apart from the worker API)"
+            " is not built yet; leave it unset to serve both on one database"
+        )
+    return UserSettings(
+        auth=e.flag("AUTH", False),
+        application_config_file=Path(config).expanduser() if config else None,
+        frontend_url=e.url("FRONTEND_URL"),
+        workerfacing_api_url=workerfacing,
+        user_token_ttl=e.integer("JOBCLOUD_USER_TOKEN_TTL", 3600, minimum=60),
+    )
