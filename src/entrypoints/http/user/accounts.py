@@ -33,9 +33,10 @@ async def _form(request: Request[Any, Any, Any]) -> tuple[str, str, list[str]]:
         raise InvalidInput("username: required (form field)")
     if not isinstance(password, str) or not password:
         raise InvalidInput("password: required (form field)")
+    given = form.getall("groups") if "groups" in form else []
     groups = [
         g.strip()
-        for value in form.getall("groups")
+        for value in given
         if isinstance(value, str)
         for g in value.split(",")
         if g.strip()
