@@ -110,7 +110,8 @@ async def test_names_are_unique_per_user_and_keys_idempotent(store: SqlUserJobSt
     await store.submit(draft("j1", user="bob"), None, queue_job)
     first, made = await store.submit(draft("j2"), "key-1", queue_job)
     again, made_again = await store.submit(draft("j3"), "key-1", queue_job)
-    assert made and not made_again
+    assert made
+    assert not made_again
     assert again.id == first.id
     racing = await asyncio.gather(
         *(store.submit(draft(f"r{i}"), "key-2", queue_job) for i in range(4))
