@@ -44,6 +44,10 @@ def check_user_settings(settings: Settings, user_settings: UserSettings) -> None
         raise SettingsError(
             "FILESYSTEM: the user API serves local files only so far (s3 is not built)"
         )
+    if user_settings.auth and settings.auth_mode == "oidc":
+        raise SettingsError(
+            "AUTH: accounts need the local issuer or Cognito (COGNITO_*), not JWT_JWKS_URL"
+        )
     if user_settings.application_config_file is not None:
         from adapters.catalogue.yaml_file import load_catalogue
 

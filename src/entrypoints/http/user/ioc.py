@@ -9,6 +9,7 @@ from dishka import Provider, Scope, provide
 from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.auth.cognito_accounts import CognitoAccounts, make_cognito_client
 from adapters.auth.local import LocalIssuer
 from adapters.auth.local_accounts import LocalAccounts
 from adapters.catalogue.yaml_file import YamlCatalogue
@@ -65,7 +66,17 @@ class UserProvider(Provider):
         return YamlCatalogue(us.application_config_file)
 
     @provide
-    def accounts(self, engine: AsyncEngine, local: LocalIssuer, us: UserSettings) -> Accounts:
+    def accounts(
+        self, engine: AsyncEngine, local: LocalIssuer, s: Settings, us: UserSettings
+    ) -> Accounts:
+        if s.auth_mode == "cognito":
+            assert s.cognito_region
+            assert s.cognito_user_pool_id
+            assert s.cognito_client_id
+            client = make_cognito_client(s.cognito_region)  # honours AWS_ENDPOINT_URL
+            return CognitoAccounts(
+                client, s.cognito_user_pool_id, s.cognito_client_id, s.cognito_secret
+            )
         return LocalAccounts(engine, local, us.user_token_ttl)
 
     @provide(scope=Scope.REQUEST, override=True)
