@@ -40,10 +40,6 @@ OPENAPI = OpenAPIConfig(
 
 def check_user_settings(settings: Settings, user_settings: UserSettings) -> None:
     """Start-up checks: one line naming the variable."""
-    if settings.filesystem == "s3":
-        raise SettingsError(
-            "FILESYSTEM: the user API serves local files only so far (s3 is not built)"
-        )
     if user_settings.auth and settings.auth_mode == "oidc":
         raise SettingsError(
             "AUTH: accounts need the local issuer or Cognito (COGNITO_*), not JWT_JWKS_URL"

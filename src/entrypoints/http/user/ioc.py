@@ -13,7 +13,9 @@ from adapters.auth.cognito_accounts import CognitoAccounts, make_cognito_client
 from adapters.auth.local import LocalIssuer
 from adapters.auth.local_accounts import LocalAccounts
 from adapters.catalogue.yaml_file import YamlCatalogue
+from adapters.files.s3 import make_s3_client
 from adapters.files.user_local import LocalUserFiles
+from adapters.files.user_s3 import S3UserFiles
 from domain.accounts.model import Accounts, CreateAccount, Login
 from domain.catalogue.ports import CatalogueSource
 from domain.errors import NotAuthenticated
@@ -24,7 +26,7 @@ from domain.userjobs.use_cases import DeleteUserJob, GetUserJob, ListUserJobs, S
 from domain.workers import Principal
 from entrypoints.http.auth import bearer_token
 from entrypoints.http.user.settings import UserSettings
-from entrypoints.settings import Settings, SettingsError
+from entrypoints.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,13 @@ class UserProvider(Provider):
     @provide
     def files(self, s: Settings) -> UserFileStore:
         if s.filesystem == "s3":
-            raise SettingsError("FILESYSTEM=s3: the user API serves local files only so far")
+            assert s.s3_bucket is not None  # checked by load_settings
+            return S3UserFiles(
+                make_s3_client(s.s3_region, s.s3_endpoint_url),
+                s.s3_bucket,
+                ttl_seconds=s.upload_url_ttl,
+                max_upload_bytes=s.max_upload_bytes,
+            )
         return LocalUserFiles(s.user_data_root_path)
 
     @provide
