@@ -190,3 +190,27 @@ async def test_concurrent_steps_keep_the_furthest(
     await asyncio.gather(*(store.advance(step_to(s), user_job_id=job.id) for s in order))
     assert (await store.get("alice", job.id)).status is Status.FINISHED
     assert len(notes.notices) == 1
+
+
+async def test_remote_mode_writes_the_submission_not_the_queued_job(
+    engine: AsyncEngine,
+) -> None:
+    store = SqlUserJobStore(engine, remote_scope="api-1")
+    job, _ = await store.submit(draft(), None, queue_job)
+    assert job.queue_job_id is None
+    assert await count(engine, jobs) == 0
+    (pending,) = await store.pending_submissions(T0, 10)
+    assert pending.user_job_id == job.id
+    assert pending.idempotency_key == f"api-1:user-job:{job.id}"
+    assert pending.job == queue_job(job.id)
+    await store.retry_submission(pending.message_id, T0 + timedelta(seconds=5), "down")
+    assert await store.pending_submissions(T0, 10) == []
+    (again,) = await store.pending_submissions(T0 + timedelta(seconds=5), 10)
+    assert again.attempts == 1
+    await store.submitted(again, 4242)
+    assert (await store.get("alice", job.id)).queue_job_id == 4242
+    assert await store.pending_submissions(T0 + timedelta(days=1), 10) == []
+
+    doomed, _ = await store.submit(draft("j2"), None, queue_job)
+    await store.delete("alice", doomed.id, T0)
+    assert await store.pending_submissions(T0 + timedelta(days=1), 10) == []

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from domain.jobs import Environment, Hardware, Status
+from adapters.workerapi.client import submitted_document
+from domain.jobs import Environment, Hardware, JobSpec, NewJob, Status, UploadPaths
 from domain.userjobs.model import Application, Inputs, JobRequest, UserJob
+from domain.userjobs.submission import Submission, submission_key
 
 
 def _hardware(value: Hardware) -> dict[str, Any]:
@@ -74,3 +77,27 @@ def user_job_from_row(row: Mapping[Any, Any]) -> UserJob:
         runtime_details=row["runtime_details"],
         queue_job_id=row["queue_job_id"],
     )
+
+
+def outbox_row(user_job_id: int, job: NewJob, scope: str, now: datetime) -> dict[str, Any]:
+    return {
+        "user_job_id": user_job_id,
+        "idempotency_key": submission_key(user_job_id, scope),
+        "payload": submitted_document(job),
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+    }
+
+
+def submission_from_row(row: Mapping[Any, Any]) -> Submission:
+    payload = row["payload"]
+    paths = payload["paths_upload"]
+    job = NewJob(
+        spec=JobSpec.from_document(payload["job"]),
+        paths_upload=UploadPaths(paths["output"], paths["log"], paths["artifact"]),
+        environment=Environment(payload["environment"]) if payload["environment"] else None,
+        group=payload["group"],
+        priority=payload["priority"],
+    )
+    return Submission(row["id"], row["user_job_id"], row["idempotency_key"], job, row["attempts"])

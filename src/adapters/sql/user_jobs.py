@@ -15,13 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql.codec import event_row, new_job_row
 from adapters.sql.store import get_statement, job_with_tried
 from adapters.sql.tables import job_events, jobs, outbox
-from adapters.sql.user_codec import progress_row, user_job_from_row, user_job_row
-from adapters.sql.user_tables import user_jobs
+from adapters.sql.user_codec import (
+    outbox_row,
+    progress_row,
+    submission_from_row,
+    user_job_from_row,
+    user_job_row,
+)
+from adapters.sql.user_tables import user_jobs, user_outbox
 from domain.errors import ConcurrentUpdate, JobNotFound, Unavailable
 from domain.jobs import NewJob
 from domain.userjobs.model import JobNameTaken, JobQuery, UserJob, UserJobNotFound
 from domain.userjobs.notices import NoNotifications, Notifications
 from domain.userjobs.ports import Step
+from domain.userjobs.submission import Submission
 
 _ATTEMPTS = 5
 DELETED = "deleted by the user"
@@ -37,10 +44,20 @@ async def ping(engine: AsyncEngine) -> None:
 
 
 class SqlUserJobStore:
-    def __init__(self, engine: AsyncEngine, notifications: Notifications | None = None) -> None:
+    """`remote_scope` (the split topology): the queue is a remote worker API; a submission
+    goes into the user outbox with the user's job, keyed by the scope and the job's id."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        notifications: Notifications | None = None,
+        *,
+        remote_scope: str | None = None,
+    ) -> None:
         self._engine = engine
         self._dialect: str = engine.dialect.name
         self._notifications = notifications or NoNotifications()
+        self._remote_scope = remote_scope
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
@@ -65,13 +82,20 @@ class SqlUserJobStore:
                 )
                 assert user_job_id is not None
                 new = queue_job(user_job_id)
-                queue_row = new_job_row(new, draft.date_created)
-                queue_id = await c.scalar(insert(jobs).values(queue_row).returning(jobs.c.id))
-                await c.execute(
-                    update(user_jobs)
-                    .where(user_jobs.c.id == user_job_id)
-                    .values(queue_job_id=queue_id)
-                )
+                if self._remote_scope is not None:
+                    await c.execute(
+                        insert(user_outbox).values(
+                            outbox_row(user_job_id, new, self._remote_scope, draft.date_created)
+                        )
+                    )
+                else:
+                    queue_row = new_job_row(new, draft.date_created)
+                    queue_id = await c.scalar(insert(jobs).values(queue_row).returning(jobs.c.id))
+                    await c.execute(
+                        update(user_jobs)
+                        .where(user_jobs.c.id == user_job_id)
+                        .values(queue_job_id=queue_id)
+                    )
                 stored = await self._row(c, user_job_id)
         except IntegrityError:
             if idempotency_key is not None:
@@ -134,7 +158,8 @@ class SqlUserJobStore:
                 async with self._tx() as c:
                     job = await self._owned(c, username, job_id)
                     await c.execute(delete(user_jobs).where(user_jobs.c.id == job_id))
-                    if job.queue_job_id is not None:
+                    await c.execute(delete(user_outbox).where(user_outbox.c.user_job_id == job_id))
+                    if job.queue_job_id is not None and self._remote_scope is None:
                         await self._cancel_queued(c, job.queue_job_id, at)
                 return job
             except ConcurrentUpdate:
@@ -195,3 +220,33 @@ class SqlUserJobStore:
                     await self._notifications.enqueue(c, notice)
                 return after
         raise ConcurrentUpdate(f"user job {user_job_id or queue_job_id} keeps changing")
+
+    async def pending_submissions(self, now: datetime, limit: int) -> list[Submission]:
+        statement = (
+            select(user_outbox)
+            .where(user_outbox.c.next_attempt_at <= now)
+            .order_by(user_outbox.c.id)
+            .limit(limit)
+        )
+        async with self._tx() as c:
+            rows = (await c.execute(statement)).mappings().all()
+        return [submission_from_row(row) for row in rows]
+
+    async def submitted(self, submission: Submission, queue_job_id: int) -> None:
+        async with self._tx() as c:
+            await c.execute(
+                update(user_jobs)
+                .where(user_jobs.c.id == submission.user_job_id)
+                .values(queue_job_id=queue_job_id)
+            )
+            await c.execute(delete(user_outbox).where(user_outbox.c.id == submission.message_id))
+
+    async def retry_submission(self, message_id: int, at: datetime, error: str) -> None:
+        async with self._tx() as c:
+            await c.execute(
+                update(user_outbox)
+                .where(user_outbox.c.id == message_id)
+                .values(
+                    attempts=user_outbox.c.attempts + 1, next_attempt_at=at, last_error=error[:1000]
+                )
+            )

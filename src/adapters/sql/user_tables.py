@@ -45,3 +45,26 @@ user_jobs = Table(
     Index("ix_user_jobs_queue_job_id", "queue_job_id"),
     sqlite_autoincrement=True,
 )
+
+# Split topology: submissions to a remote worker API, written with the user's job and
+# delivered by the user side's scheduler loop (at least once; the key makes it once).
+user_outbox = Table(
+    "user_outbox",
+    metadata,
+    Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
+    Column("user_job_id", BigInteger, nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("payload", JsonB, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Index("ix_user_outbox_user_job_id", "user_job_id"),
+)
+
+# The worker API's side: the queue job made for each idempotency key of POST /_jobs.
+submission_keys = Table(
+    "submission_keys",
+    metadata,
+    Column("idempotency_key", String(255), primary_key=True),
+    Column("job_id", BigInteger, nullable=False),
+)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import secrets
+from pathlib import Path
+
+import msgspec
 from dishka import AsyncContainer
 from dishka.integrations.litestar import DishkaRouter, setup_dishka
 from litestar import Litestar
@@ -14,6 +21,7 @@ from adapters.sql.migrate import upgrade
 from domain.catalogue.model import CatalogueError
 from domain.catalogue.ports import CatalogueSource
 from domain.errors import DomainError
+from domain.userjobs.submission import DeliverSubmissions
 from entrypoints.bootstrap import prepare
 from entrypoints.http.errors import domain_error_handler, internal_error_handler
 from entrypoints.http.ioc import make_http_container
@@ -23,6 +31,8 @@ from entrypoints.http.user.ioc import UserProvider, user_use_cases
 from entrypoints.http.user.jobs import UserJobsController
 from entrypoints.http.user.settings import UserSettings, load_user_settings
 from entrypoints.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("jobcloud.user")
 
 OPENAPI = OpenAPIConfig(
     title="jobcloud user API",
@@ -51,6 +61,57 @@ def check_user_settings(settings: Settings, user_settings: UserSettings) -> None
             load_catalogue(user_settings.application_config_file)
         except CatalogueError as exc:
             raise SettingsError(f"APPLICATION_CONFIG_FILE: {exc}") from None
+
+
+def own_database(settings: Settings, user_settings: UserSettings) -> Settings:
+    """With DATABASE_URL the user side keeps its jobs and accounts in a database of its own."""
+    if not user_settings.database_url:
+        return settings
+    return msgspec.structs.replace(
+        settings,
+        queue_db_url=user_settings.database_url,
+        queue_db_secret=user_settings.database_secret,
+    )
+
+
+def user_api_id(data_dir: Path) -> str:
+    """This user API's name towards the worker API (idempotency keys): made once, kept."""
+    path = data_dir / "user-api-id"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(8))
+    return path.read_text().strip()
+
+
+class SubmissionLoop:
+    """The user side's scheduler loop of the split topology: deliver submissions."""
+
+    def __init__(self, container: AsyncContainer, interval: float) -> None:
+        self._container = container
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        deliver = await self._container.get(DeliverSubmissions)
+        while True:
+            try:
+                while await deliver() > 0:
+                    pass
+            except DomainError as exc:
+                log.warning("submission delivery failed: %s", exc)
+            except Exception:
+                log.exception("submission delivery crashed")
+            await asyncio.sleep(self._interval)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="jobcloud-user-submissions")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
 
 def create_user_app(

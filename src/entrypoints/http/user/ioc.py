@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from dishka import Provider, Scope, provide
 from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,12 +17,17 @@ from adapters.catalogue.yaml_file import YamlCatalogue
 from adapters.files.s3 import make_s3_client
 from adapters.files.user_local import LocalUserFiles
 from adapters.files.user_s3 import S3UserFiles
+from adapters.sql.user_jobs import SqlUserJobStore
+from adapters.workerapi.client import HttpQueueClient
 from domain.accounts.model import Accounts, CreateAccount, Login
 from domain.catalogue.ports import CatalogueSource
 from domain.errors import NotAuthenticated
-from domain.ports import TokenVerifier
+from domain.ports import Clock, TokenVerifier
 from domain.userfiles import use_cases as files
 from domain.userfiles.ports import UserFileStore
+from domain.userjobs.notices import Notifications
+from domain.userjobs.ports import UserJobStore
+from domain.userjobs.submission import DeliverSubmissions, QueueClient, SubmissionOutbox
 from domain.userjobs.use_cases import DeleteUserJob, GetUserJob, ListUserJobs, SubmitUserJob
 from domain.workers import Principal
 from entrypoints.http.auth import bearer_token
@@ -129,3 +135,37 @@ def user_use_cases() -> Provider:
     ):
         provider.provide(use_case)
     return provider
+
+
+class RemoteQueueProvider(Provider):
+    """The split topology: jobs go to a remote worker API through the user outbox."""
+
+    scope = Scope.APP
+
+    def __init__(self, scope_id: str) -> None:
+        super().__init__()
+        self._scope_id = scope_id
+
+    @provide
+    def sql_user_jobs(self, engine: AsyncEngine, notifications: Notifications) -> SqlUserJobStore:
+        return SqlUserJobStore(engine, notifications, remote_scope=self._scope_id)
+
+    @provide(override=True)
+    def user_jobs(self, store: SqlUserJobStore) -> UserJobStore:
+        return store
+
+    @provide
+    def outbox(self, store: SqlUserJobStore) -> SubmissionOutbox:
+        return store
+
+    @provide
+    def queue(self, us: UserSettings, s: Settings, http: httpx.AsyncClient) -> QueueClient:
+        assert us.workerfacing_api_url is not None
+        assert s.internal_api_key_secret is not None
+        return HttpQueueClient(http, us.workerfacing_api_url, s.internal_api_key_secret)
+
+    @provide
+    def deliver(
+        self, outbox: SubmissionOutbox, queue: QueueClient, clock: Clock
+    ) -> DeliverSubmissions:
+        return DeliverSubmissions(outbox, queue, clock)

@@ -15,7 +15,9 @@ class UserSettings(msgspec.Struct, frozen=True, kw_only=True):
     auth: bool = False  # AUTH=1: POST /user, /token, /login
     application_config_file: Path | None = None
     frontend_url: str | None = None  # CORS origin
-    workerfacing_api_url: str | None = None
+    workerfacing_api_url: str | None = None  # the split topology: a remote worker API
+    database_url: str | None = None  # the user side's own database (split topology)
+    database_secret: str | None = None
     user_token_ttl: int = 3600
     cookie_name: str = "jobcloud_token"
 
@@ -28,15 +30,21 @@ def load_user_settings(env: Mapping[str, str] | None = None) -> UserSettings:
     if config and config.startswith("s3://"):
         raise SettingsError("APPLICATION_CONFIG_FILE: s3:// catalogues are not supported yet")
     workerfacing = e.url("WORKERFACING_API_URL")
-    if workerfacing:
+    if workerfacing and not e.text("INTERNAL_API_KEY_SECRET"):
+        raise SettingsError("INTERNAL_API_KEY_SECRET: required with WORKERFACING_API_URL")
+    database_url = e.text("DATABASE_URL")
+    if database_url and not database_url.startswith(("sqlite", "postgres")):
         raise SettingsError(
-            "WORKERFACING_API_URL: the split topology (user API apart from the worker API)"
-            " is not built yet; leave it unset to serve both on one database"
+            f"DATABASE_URL: expected a sqlite:/// or postgresql:// URL, got {database_url!r}"
         )
+    if database_url and "{}" in database_url and not e.text("DATABASE_SECRET"):
+        raise SettingsError("DATABASE_SECRET: required, DATABASE_URL has a {} placeholder")
     return UserSettings(
         auth=e.flag("AUTH", False),
         application_config_file=Path(config).expanduser() if config else None,
         frontend_url=e.url("FRONTEND_URL"),
         workerfacing_api_url=workerfacing,
+        database_url=database_url,
+        database_secret=e.text("DATABASE_SECRET"),
         user_token_ttl=e.integer("JOBCLOUD_USER_TOKEN_TTL", 3600, minimum=60),
     )

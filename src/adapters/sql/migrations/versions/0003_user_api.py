@@ -50,8 +50,26 @@ def upgrade() -> None:
     )
     op.create_index("ix_user_jobs_username_id", "user_jobs", ["username", "id"])
     op.create_index("ix_user_jobs_queue_job_id", "user_jobs", ["queue_job_id"])
+    op.create_table(
+        "user_outbox",
+        sa.Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
+        sa.Column("user_job_id", sa.BigInteger, nullable=False),
+        sa.Column("idempotency_key", sa.String(255), nullable=False),
+        sa.Column("payload", JsonB, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("next_attempt_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("last_error", sa.Text),
+    )
+    op.create_index("ix_user_outbox_user_job_id", "user_outbox", ["user_job_id"])
+    op.create_table(
+        "submission_keys",
+        sa.Column("idempotency_key", sa.String(255), primary_key=True),
+        sa.Column("job_id", sa.BigInteger, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("submission_keys")
+    op.drop_table("user_outbox")
     op.drop_table("user_jobs")
     op.drop_table("users")
