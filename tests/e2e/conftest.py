@@ -18,7 +18,7 @@ from tests.e2e.user_support import write_catalogue
 
 @pytest.fixture
 def user_settings(tmp_path: Path) -> UserSettings:
-    return UserSettings(auth=True, application_config_file=write_catalogue(tmp_path))
+    return UserSettings(auth=True, application_config_file=str(write_catalogue(tmp_path)))
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ comes back on PUT /_job_status; a deleted job's worker gets 404."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -65,6 +67,11 @@ def split(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         stop(worker)
 
 
+def rows(database: Path, table: str) -> int:
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+
+
 def pull_when_there(worker: httpx.Client) -> tuple[int, dict[str, object]]:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -98,8 +105,13 @@ def test_the_user_api_in_front_of_a_remote_worker_api(split: tuple[str, str, Pat
         assert user.post("/jobs", json=job_body("remote"), headers=retry).status_code == 200
         job_id = first.json()["id"]
 
+        # the user's job lives in the user API's own database, the queue knows nothing yet
+        # of users: the submission went over HTTP
+        assert rows(data_dir / "user.db", "user_jobs") == 1
+        assert rows(data_dir / "queue.db", "user_jobs") == 0
         queue_id, spec = pull_when_there(worker)
         assert spec["meta"]["job_id"] == job_id  # type: ignore[index]
+        assert rows(data_dir / "queue.db", "submission_keys") == 1
         assert report(worker, queue_id, "running") == 204
         upload_result(worker, queue_id, "output", "result.csv", b"1,2\n")
         assert report(worker, queue_id, "finished") == 204

@@ -8,13 +8,17 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from adapters.catalogue.yaml_file import S3Source, YamlCatalogue
 from entrypoints.http.user.app import create_user_app
+from entrypoints.http.user.ioc import catalogue_source
 from entrypoints.http.user.settings import UserSettings
 from entrypoints.settings import Settings, SettingsError
+from tests.contract.s3_support import REGION
 from tests.e2e.test_server_process import BIN
 from tests.e2e.user_support import CATALOGUE, write_catalogue
 
@@ -29,7 +33,7 @@ async def test_the_catalogue_reloads_when_its_file_changes(
     settings: Settings, tmp_path: Path, user_auth: Any
 ) -> None:
     path = write_catalogue(tmp_path)
-    app: Litestar = create_user_app(settings, UserSettings(application_config_file=path))
+    app: Litestar = create_user_app(settings, UserSettings(application_config_file=str(path)))
     alice = user_auth("alice")
     async with AsyncTestClient(app) as client:
         assert names(await client.get("/jobs/applications", headers=alice)) == {
@@ -54,7 +58,7 @@ def test_a_broken_catalogue_stops_start_up_naming_the_entry(
     with pytest.raises(
         SettingsError, match=r"APPLICATION_CONFIG_FILE: decode/v0_10_1/train: handler.image_url"
     ):
-        create_user_app(settings, UserSettings(application_config_file=path))
+        create_user_app(settings, UserSettings(application_config_file=str(path)))
     env = {**os.environ, "APPLICATION_CONFIG_FILE": str(path)}
     result = subprocess.run(
         [str(BIN / "jobcloud"), "serve", "--data-dir", str(tmp_path / "d")],
@@ -66,3 +70,27 @@ def test_a_broken_catalogue_stops_start_up_naming_the_entry(
     assert result.returncode == 2
     assert "APPLICATION_CONFIG_FILE" in result.stderr
     assert "decode/v0_10_1/train" in result.stderr
+
+
+async def test_a_catalogue_in_s3_is_read_and_reloaded(
+    settings: Settings, s3_client: Any, bucket: str, aws_env: str, user_auth: Any
+) -> None:
+    s3_client.put_object(Bucket=bucket, Key="conf/apps.yaml", Body=CATALOGUE.encode())
+    s3 = msgspec.structs.replace(settings, s3_region=REGION, s3_endpoint_url=aws_env)
+    url = f"s3://{bucket}/conf/apps.yaml"
+    source = catalogue_source(UserSettings(application_config_file=url), s3)
+    assert isinstance(source, S3Source)
+    ticks = iter(range(0, 1000, 20))
+    catalogue = YamlCatalogue(source, clock=lambda: float(next(ticks)))
+    assert len((await catalogue.current()).entries) == 2
+    s3_client.put_object(
+        Bucket=bucket, Key="conf/apps.yaml", Body=CATALOGUE.replace("    fit:", "    predict:")
+    )
+    entries = (await catalogue.current()).entries
+    assert "predict" in {e.entrypoint for e in entries}
+    app = create_user_app(s3, UserSettings(application_config_file=url))
+    async with AsyncTestClient(app) as client:
+        listed = names(await client.get("/jobs/applications", headers=user_auth("alice")))
+        assert "decode/v0_10_1/predict" in listed
+    with pytest.raises(SettingsError, match="APPLICATION_CONFIG_FILE: cannot read s3://"):
+        create_user_app(s3, UserSettings(application_config_file=f"s3://{bucket}/missing.yaml"))

@@ -41,7 +41,7 @@ async def s3_apps(
             "S3_ENDPOINT_URL": aws_env,
         }
     )
-    user_settings = UserSettings(application_config_file=write_catalogue(tmp_path))
+    user_settings = UserSettings(application_config_file=str(write_catalogue(tmp_path)))
     issuer = LocalIssuer(settings.data_dir)
     alice = {"Authorization": f"Bearer {issuer.mint('alice', ['users'], 600)}"}
     worker = {"Authorization": f"Bearer {issuer.mint('gpu-1', ['workers'], 600)}"}

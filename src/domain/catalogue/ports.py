@@ -6,6 +6,6 @@ from domain.catalogue.model import Catalogue
 
 
 class CatalogueSource(Protocol):
-    def current(self) -> Catalogue:
+    async def current(self) -> Catalogue:
         """The catalogue as it is now (reloaded when its file changed)."""
         ...

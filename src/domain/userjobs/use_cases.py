@@ -38,7 +38,7 @@ class SubmitUserJob:
         username = require_user(principal)
         check_job_name(request.job_name)
         app = request.application
-        entry = self._catalogue.current().find(app.application, app.version, app.entrypoint)
+        entry = (await self._catalogue.current()).find(app.application, app.version, app.entrypoint)
         check_env(entry, request.env_vars)
         tree = UserTree(self._files, username)
         down = files_down(entry, await resolve_inputs(tree, request.inputs))

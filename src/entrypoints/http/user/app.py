@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.catalogue.yaml_file import load_catalogue
 from adapters.sql.migrate import upgrade
 from domain.catalogue.model import CatalogueError
 from domain.catalogue.ports import CatalogueSource
@@ -27,7 +28,12 @@ from entrypoints.http.errors import domain_error_handler, internal_error_handler
 from entrypoints.http.ioc import make_http_container
 from entrypoints.http.user.accounts import AccountsController, UserInternalController
 from entrypoints.http.user.files import UserFilesController
-from entrypoints.http.user.ioc import UserProvider, user_use_cases
+from entrypoints.http.user.ioc import (
+    RemoteQueueProvider,
+    UserProvider,
+    catalogue_source,
+    user_use_cases,
+)
 from entrypoints.http.user.jobs import UserJobsController
 from entrypoints.http.user.settings import UserSettings, load_user_settings
 from entrypoints.settings import Settings, SettingsError, load_settings
@@ -54,11 +60,10 @@ def check_user_settings(settings: Settings, user_settings: UserSettings) -> None
         raise SettingsError(
             "AUTH: accounts need the local issuer or Cognito (COGNITO_*), not JWT_JWKS_URL"
         )
-    if user_settings.application_config_file is not None:
-        from adapters.catalogue.yaml_file import load_catalogue
-
+    source = catalogue_source(user_settings, settings)
+    if source is not None:
         try:
-            load_catalogue(user_settings.application_config_file)
+            load_catalogue(source)
         except CatalogueError as exc:
             raise SettingsError(f"APPLICATION_CONFIG_FILE: {exc}") from None
 
@@ -120,18 +125,23 @@ def create_user_app(
     *,
     container: AsyncContainer | None = None,
 ) -> Litestar:
-    settings = prepare(settings or load_settings())
     user_settings = user_settings or load_user_settings()
+    settings = prepare(own_database(settings or load_settings(), user_settings))
     check_user_settings(settings, user_settings)
-    container = container or make_http_container(
-        settings, UserProvider(user_settings), user_use_cases()
-    )
+    extra = [UserProvider(user_settings), user_use_cases()]
+    if user_settings.workerfacing_api_url:
+        extra.append(RemoteQueueProvider(user_api_id(settings.data_dir)))
+    container = container or make_http_container(settings, *extra)
+    delivery = SubmissionLoop(container, settings.scheduler_interval)
 
     async def start(app: Litestar) -> None:
         await upgrade(await container.get(AsyncEngine))
         await container.get(CatalogueSource)
+        if user_settings.workerfacing_api_url:
+            delivery.start()
 
     async def stop(app: Litestar) -> None:
+        await delivery.stop()
         await container.close()
 
     cors = None

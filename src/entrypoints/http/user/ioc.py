@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.auth.cognito_accounts import CognitoAccounts, make_cognito_client
 from adapters.auth.local import LocalIssuer
 from adapters.auth.local_accounts import LocalAccounts
-from adapters.catalogue.yaml_file import YamlCatalogue
+from adapters.catalogue.yaml_file import LocalSource, S3Source, YamlCatalogue
 from adapters.files.s3 import make_s3_client
 from adapters.files.user_local import LocalUserFiles
 from adapters.files.user_s3 import S3UserFiles
@@ -52,6 +52,15 @@ def token_of(request: Request[Any, Any, Any], cookie: str) -> str:
     return value
 
 
+def catalogue_source(us: UserSettings, s: Settings) -> LocalSource | S3Source | None:
+    path = us.application_config_file
+    if path is None:
+        return None
+    if path.startswith("s3://"):
+        return S3Source(path, make_s3_client(s.s3_region, s.s3_endpoint_url))
+    return LocalSource(path)
+
+
 class UserProvider(Provider):
     scope = Scope.APP
 
@@ -76,8 +85,8 @@ class UserProvider(Provider):
         return LocalUserFiles(s.user_data_root_path)
 
     @provide
-    def catalogue(self, us: UserSettings) -> CatalogueSource:
-        return YamlCatalogue(us.application_config_file)
+    def catalogue(self, us: UserSettings, s: Settings) -> CatalogueSource:
+        return YamlCatalogue(catalogue_source(us, s))
 
     @provide
     def accounts(

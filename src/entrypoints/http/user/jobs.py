@@ -28,7 +28,7 @@ class UserJobsController(Controller):
     async def applications(
         self, catalogue: FromDishka[CatalogueSource], principal: FromDishka[Principal]
     ) -> list[dict[str, Any]]:
-        return [entry.document() for entry in catalogue.current().entries]
+        return [entry.document() for entry in (await catalogue.current()).entries]
 
     @get("", summary="Your jobs, newest first")
     async def list_jobs(

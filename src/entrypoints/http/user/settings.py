@@ -13,7 +13,7 @@ from entrypoints.settings import SettingsError, _Env, read_dotenv
 
 class UserSettings(msgspec.Struct, frozen=True, kw_only=True):
     auth: bool = False  # AUTH=1: POST /user, /token, /login
-    application_config_file: Path | None = None
+    application_config_file: str | None = None  # a local path or s3://bucket/key
     frontend_url: str | None = None  # CORS origin
     workerfacing_api_url: str | None = None  # the split topology: a remote worker API
     database_url: str | None = None  # the user side's own database (split topology)
@@ -27,8 +27,8 @@ def load_user_settings(env: Mapping[str, str] | None = None) -> UserSettings:
         env = {**read_dotenv(Path(".env")), **os.environ}
     e = _Env(env)
     config = e.text("APPLICATION_CONFIG_FILE")
-    if config and config.startswith("s3://"):
-        raise SettingsError("APPLICATION_CONFIG_FILE: s3:// catalogues are not supported yet")
+    if config and config.startswith("s3://") and "/" not in config.removeprefix("s3://"):
+        raise SettingsError(f"APPLICATION_CONFIG_FILE: expected s3://BUCKET/KEY, got {config!r}")
     workerfacing = e.url("WORKERFACING_API_URL")
     if workerfacing and not e.text("INTERNAL_API_KEY_SECRET"):
         raise SettingsError("INTERNAL_API_KEY_SECRET: required with WORKERFACING_API_URL")
@@ -41,7 +41,9 @@ def load_user_settings(env: Mapping[str, str] | None = None) -> UserSettings:
         raise SettingsError("DATABASE_SECRET: required, DATABASE_URL has a {} placeholder")
     return UserSettings(
         auth=e.flag("AUTH", False),
-        application_config_file=Path(config).expanduser() if config else None,
+        application_config_file=(
+            config if not config or config.startswith("s3://") else str(Path(config).expanduser())
+        ),
         frontend_url=e.url("FRONTEND_URL"),
         workerfacing_api_url=workerfacing,
         database_url=database_url,
