@@ -100,3 +100,33 @@ async def test_without_auth_there_are_no_account_endpoints(
         info = (await client.get("/access_info")).json()
         assert "cognito" in info
         assert (await client.get("/jobs/applications", headers=user_auth("alice"))).json() == []
+
+
+async def test_the_user_api_has_its_own_openapi(user_client: Client) -> None:
+    schema = (await user_client.get("/schema/openapi.json")).json()
+    assert schema["info"]["title"] == "jobcloud user API"
+    assert {"/jobs", "/jobs/applications", "/files/{rest}", "/user", "/_job_status"} <= set(
+        schema["paths"]
+    )
+
+
+async def test_odd_input_is_never_a_500(user_client: Client, user_auth: Any) -> None:
+    alice = user_auth("alice")
+    odd = [
+        ("POST", "/files/data/x/upload", {"content": b"not multipart"}),
+        ("PUT", "/files/data/x", {"content": b"{not json"}),
+        ("PUT", "/files/data/x", {"json": {"path": 3}}),
+        ("GET", "/files/data/a%00b/download", {}),
+        ("GET", "/jobs", {"params": {"limit": "0"}}),
+        ("GET", "/jobs", {"params": {"offset": "-1"}}),
+        ("GET", "/jobs/abc", {}),
+        ("POST", "/jobs", {"content": b"[]"}),
+        ("POST", "/jobs", {"json": {"job_name": "x", "application": {}}}),
+        ("POST", "/jobs", {"json": {"job_name": "x", "environment": "mars"}}),
+        ("DELETE", "/files", {}),
+        ("PUT", "/files/config", {"json": {"path": "data"}}),
+        ("POST", "/files/" + "a" * 300 + "/upload", {"files": {"file": ("f", b"x")}}),
+    ]
+    for method, path, kw in odd:
+        reply = await user_client.request(method, path, headers=alice, **kw)
+        assert 400 <= reply.status_code < 500, (method, path, reply.status_code, reply.text)
