@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import unquote
 
@@ -40,11 +41,13 @@ def _split(path: str, action: str) -> str | None:
 
 
 def _described(grant: TransferRequest, request: Request[Any, Any, Any]) -> TransferRequestOut:
-    """Our own endpoints need the caller's credentials: the authorization header, as DECODE."""
-    out = transfer_out(grant, str(request.base_url))
-    if grant.url.startswith("/") and "authorization" in request.headers:
-        out.headers["authorization"] = request.headers["authorization"]
-    return out
+    """A pre-signed request as it is; our own endpoint (a path) gets the caller's credentials:
+    the authorization header, as DECODE."""
+    if grant.url and grant.url.startswith("/"):
+        own_url = str(request.base_url).rstrip("/") + grant.url
+        authorization = request.headers.get("authorization")
+        return transfer_out(dataclasses.replace(grant, url=None), own_url, authorization)
+    return transfer_out(grant, grant.url or "", None)
 
 
 def _disposition(name: str) -> dict[str, str]:
