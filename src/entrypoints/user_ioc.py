@@ -6,12 +6,10 @@ from __future__ import annotations
 from dishka import Provider, Scope, provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.submissions import SqlKeyedSubmissions
 from adapters.sql.user_jobs import SqlUserJobStore
 from domain.ports import Clock
 from domain.userjobs.notices import NoNotifications, Notifications, NotifyRule
 from domain.userjobs.ports import UserJobStore
-from domain.userjobs.submission import KeyedSubmissions, SubmitJobOnce
 from domain.userjobs.use_cases import ApplyUserStatus
 
 
@@ -31,14 +29,6 @@ class UserCoreProvider(Provider):
     @provide
     def user_jobs(self, engine: AsyncEngine, notifications: Notifications) -> UserJobStore:
         return SqlUserJobStore(engine, notifications)
-
-    @provide
-    def keyed_submissions(self, engine: AsyncEngine) -> KeyedSubmissions:
-        return SqlKeyedSubmissions(engine)
-
-    @provide
-    def submit_once(self, submissions: KeyedSubmissions, clock: Clock) -> SubmitJobOnce:
-        return SubmitJobOnce(submissions, clock)
 
     @provide
     def apply_status(self, store: UserJobStore, clock: Clock, rule: NotifyRule) -> ApplyUserStatus:

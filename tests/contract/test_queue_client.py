@@ -12,16 +12,17 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.sql.store import SqlJobStore
-from adapters.sql.submissions import InProcessQueueClient, SqlKeyedSubmissions
+from adapters.userapi.queue import InProcessQueueClient
 from adapters.workerapi.client import HttpQueueClient
 from domain.errors import Unavailable
 from domain.jobs import App, Handler, JobSpec, Meta, NewJob, Status, UploadPaths
+from domain.ports import JobStore
 from domain.userjobs.submission import QueueClient
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.conftest import API_KEY
-from tests.contract.sql_support import sql_engine
+from tests.contract.sql_support import store_for
+from tests.fakes.clock import FakeClock
 
 T0 = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
@@ -38,25 +39,27 @@ def new_job(user_job_id: int) -> NewJob:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "http"])
 async def queue(
     request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[tuple[QueueClient, SqlJobStore | None]]:
+) -> AsyncIterator[tuple[QueueClient, JobStore | None]]:
     if request.param == "http":
         settings: Settings = request.getfixturevalue("settings")
         async with AsyncTestClient(create_app(settings, run_scheduler=False)) as http:
             yield HttpQueueClient(http, "http://testserver.local", API_KEY), None
         return
-    async with sql_engine(request.param, tmp_path) as engine:
-        yield (
-            InProcessQueueClient(SqlKeyedSubmissions(engine)),
-            SqlJobStore(engine, outbox=False),
-        )
+    async with store_for(request.param, tmp_path, outbox=False) as store:
+        yield InProcessQueueClient(store, FakeClock()), store
 
 
 async def test_one_job_per_key_whatever_the_retries(
-    queue: tuple[QueueClient, SqlJobStore | None],
+    queue: tuple[QueueClient, JobStore | None],
 ) -> None:
     client, store = queue
     first = await client.submit(new_job(7), "api-1:user-job:7")
     assert await client.submit(new_job(7), "api-1:user-job:7") == first
+    if store is not None:  # even once the job ended
+        job = await store.get(first)
+        job.cancel(T0, "test")
+        await store.save(job, None)
+        assert await client.submit(new_job(7), "api-1:user-job:7") == first
     racing = await asyncio.gather(
         *(client.submit(new_job(8), "api-1:user-job:8") for _ in range(4))
     )
@@ -65,9 +68,9 @@ async def test_one_job_per_key_whatever_the_retries(
     other = await client.submit(new_job(7), "api-2:user-job:7")
     assert other not in (first, racing[0])
     if store is not None:
-        job = await store.get(first)
+        job = await store.get(racing[0])
         assert job.status is Status.QUEUED
-        assert job.spec == new_job(7).spec
+        assert job.spec == new_job(8).spec
         assert job.priority == 2
 
 

@@ -111,7 +111,7 @@ def test_the_user_api_in_front_of_a_remote_worker_api(split: tuple[str, str, Pat
         assert rows(data_dir / "queue.db", "user_jobs") == 0
         queue_id, spec = pull_when_there(worker)
         assert spec["meta"]["job_id"] == job_id  # type: ignore[index]
-        assert rows(data_dir / "queue.db", "submission_keys") == 1
+        assert rows(data_dir / "queue.db", "jobs WHERE namespace = 'userapi'") == 1
         assert report(worker, queue_id, "running") == 204
         upload_result(worker, queue_id, "output", "result.csv", b"1,2\n")
         assert report(worker, queue_id, "finished") == 204

@@ -60,11 +60,3 @@ user_outbox = Table(
     Column("last_error", Text),
     Index("ix_user_outbox_user_job_id", "user_job_id"),
 )
-
-# The worker API's side: the queue job made for each idempotency key of POST /_jobs.
-submission_keys = Table(
-    "submission_keys",
-    metadata,
-    Column("idempotency_key", String(255), primary_key=True),
-    Column("job_id", BigInteger, nullable=False),
-)

@@ -9,6 +9,7 @@ import httpx
 
 from domain.errors import Rejected, Unavailable
 from domain.jobs import NewJob
+from domain.userjobs.submission import SUBMISSION_NAMESPACE
 
 
 def submitted_document(job: NewJob) -> dict[str, Any]:
@@ -33,10 +34,17 @@ class HttpQueueClient:
         self._timeout = timeout
 
     async def submit(self, job: NewJob, idempotency_key: str) -> int:
+        """A run-once key kept forever in the `userapi` namespace: a repeat, even after the
+        job ended, returns the same job (a DECODE worker API ignores the key)."""
         headers = {"x-api-key": self._api_key, "Idempotency-Key": idempotency_key}
+        body = {
+            **submitted_document(job),
+            "namespace": SUBMISSION_NAMESPACE,
+            "key_scope": "forever",
+        }
         try:
             reply = await self._http.post(
-                self._url, json=submitted_document(job), headers=headers, timeout=self._timeout
+                self._url, json=body, headers=headers, timeout=self._timeout
             )
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise Unavailable(f"worker API unreachable: {type(exc).__name__}: {exc}") from exc

@@ -45,10 +45,7 @@ class SubmissionOutbox(Protocol):
     async def retry_submission(self, message_id: int, at: datetime, error: str) -> None: ...
 
 
-class KeyedSubmissions(Protocol):
-    async def submit_once(self, job: NewJob, key: str, now: datetime) -> tuple[int, bool]:
-        """Enqueue unless `key` was seen; (the queue job id, whether it was made now)."""
-        ...
+SUBMISSION_NAMESPACE = "userapi"  # run-once keys of user job submissions, kept forever
 
 
 def submission_key(user_job_id: int, scope: str) -> str:
@@ -81,14 +78,3 @@ class DeliverSubmissions:
             await self._outbox.submitted(submission, queue_job_id)
             delivered += 1
         return delivered
-
-
-class SubmitJobOnce:
-    """POST /_jobs with an Idempotency-Key: a repeat returns the job made the first time."""
-
-    def __init__(self, submissions: KeyedSubmissions, clock: Clock) -> None:
-        self._submissions = submissions
-        self._clock = clock
-
-    async def __call__(self, job: NewJob, key: str) -> tuple[int, bool]:
-        return await self._submissions.submit_once(job, key, self._clock.now())

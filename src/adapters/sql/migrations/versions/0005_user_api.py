@@ -1,7 +1,7 @@
 """The user API: accounts and user jobs.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from advanced_alchemy.types import BigIntIdentity, DateTimeUTC, JsonB
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -61,15 +61,9 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text),
     )
     op.create_index("ix_user_outbox_user_job_id", "user_outbox", ["user_job_id"])
-    op.create_table(
-        "submission_keys",
-        sa.Column("idempotency_key", sa.String(255), primary_key=True),
-        sa.Column("job_id", sa.BigInteger, nullable=False),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("submission_keys")
     op.drop_table("user_outbox")
     op.drop_table("user_jobs")
     op.drop_table("users")
