@@ -120,7 +120,7 @@ class Server:
     def start(self, timeout_s: float = 60.0) -> Server:
         self.port = free_port()
         exe = Path(sys.executable).with_name("jobcloud")
-        args = [str(exe), "serve", "--host", HOST, "--port", str(self.port)]
+        args = [str(exe), "serve", "--api", "worker", "--host", HOST, "--port", str(self.port)]
         args += ["--data-dir", str(self.backend.data_dir), "--workers", str(self.server_workers)]
         if not self.scheduler:
             args.append("--no-scheduler")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from entrypoints.bootstrap import prepare
 from entrypoints.logs import quiet_libraries
-from entrypoints.serve import ServeOptions, check_port, safe_url, serve
+from entrypoints.serve import ServeOptions, check_port, fresh_metrics_folder, safe_url, serve
 from entrypoints.settings import DEFAULT_DATA_DIR, Settings, SettingsError, load_settings
 
 DEFAULT_TOKEN_TTL = 7 * 24 * 3600
@@ -42,7 +42,18 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the API (and the scheduler, in-process)")
     serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=8001, help="port (default: %(default)s)")
+    serve.add_argument(
+        "--port", type=int, default=8001, help="the worker API's port (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--user-port", type=int, default=8000, help="the user API's port (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--api",
+        choices=("both", "worker", "user"),
+        help="which API to serve (default: both, the user API in a second process; only the"
+        " worker API when USERFACING_API_URL names a user API elsewhere)",
+    )
     serve.add_argument(
         "--workers",
         type=int,
@@ -123,7 +134,14 @@ async def _upgrade(settings: Settings) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    from entrypoints.serve_user import serve_user, user_api_process
+
     settings, key_from_file = _settings(args.data_dir)
+    api = args.api or ("worker" if settings.userfacing_api_url else "both")
+    fresh_metrics_folder()
+    if api == "user":
+        serve_user(settings, args.host, args.user_port, _upgrade)
+        return
     workers = args.workers
     if workers < 1:
         raise SettingsError("--workers: expected a number >= 1")
@@ -135,7 +153,12 @@ def _serve(args: argparse.Namespace) -> None:
         print("note: SQLite serialises writers; serving with one process", file=sys.stderr)
         workers = 1
     scheduler = settings.scheduler and not args.no_scheduler
-    serve(settings, ServeOptions(args.host, args.port, workers, scheduler, key_from_file))
+    options = ServeOptions(args.host, args.port, workers, scheduler, key_from_file)
+    if api == "worker":
+        serve(settings, options)
+        return
+    with user_api_process(settings, args.host, args.user_port):
+        serve(settings, options)
 
 
 def _scheduler(args: argparse.Namespace) -> None:
@@ -218,3 +241,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except SettingsError as exc:
         print(f"jobcloud: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

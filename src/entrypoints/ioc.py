@@ -24,6 +24,7 @@ from adapters.sql.stats import SqlQueueStats
 from adapters.sql.store import SqlJobStore
 from adapters.sql.url import async_url, is_sqlite
 from adapters.userapi.client import UserApiStatusSink
+from adapters.userapi.inprocess import InProcessStatusSink
 from domain.pipelines.keys import KeyPolicy
 from domain.policy import QueuePolicy
 from domain.ports import (
@@ -44,8 +45,10 @@ from domain.use_cases.pull import PullJobs
 from domain.use_cases.report import JobStatus, ReportStatus
 from domain.use_cases.rerun import JobAttempts, RerunJob
 from domain.use_cases.submit import SubmitJob
+from domain.userjobs.use_cases import ApplyUserStatus
 from entrypoints.ioc_porch import PorchStoreProvider, porch_use_case_provider
 from entrypoints.settings import Settings
+from entrypoints.user_ioc import UserCoreProvider
 
 
 class SettingsProvider(Provider):
@@ -104,7 +107,7 @@ class SqlProvider(Provider):
 
     @provide
     async def store(self, engine: AsyncEngine, s: Settings) -> AsyncIterator[JobStore]:
-        with_outbox = s.userfacing_api_url is not None
+        with_outbox = s.userfacing_api_url is not None or s.in_process_status
         if engine.dialect.name != "postgresql":
             yield SqlJobStore(engine, outbox=with_outbox)
             return
@@ -174,7 +177,9 @@ class SinkProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def sink(self, s: Settings, http: httpx.AsyncClient) -> StatusSink:
+    def sink(self, s: Settings, http: httpx.AsyncClient, apply: ApplyUserStatus) -> StatusSink:
+        if s.in_process_status:
+            return InProcessStatusSink(apply)
         if s.userfacing_api_url is None or s.internal_api_key_secret is None:
             raise LookupError("no USERFACING_API_URL: status updates are only recorded")
         return UserApiStatusSink(http, s.userfacing_api_url, s.internal_api_key_secret)
@@ -209,6 +214,7 @@ def core_providers(settings: Settings) -> list[Provider]:
         FilesProvider(),
         AuthProvider(),
         SinkProvider(),
+        UserCoreProvider(),
         use_case_provider(),
         PorchStoreProvider(),
         porch_use_case_provider(),

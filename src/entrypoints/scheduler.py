@@ -41,7 +41,7 @@ class Scheduler:
         swept = await (await self._container.get(SweepTaskLeases))()
         if swept:
             log.info("porch task leases expired: %d back to PENDING", swept)
-        if self._settings.userfacing_api_url is not None:
+        if self._settings.userfacing_api_url is not None or self._settings.in_process_status:
             forward = await self._container.get(ForwardUpdates)
             while await forward() > 0:
                 pass

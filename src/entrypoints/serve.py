@@ -97,9 +97,10 @@ def banner(settings: Settings, options: ServeOptions) -> list[str]:
     return lines
 
 
-def _fresh_metrics_folder() -> None:
+def fresh_metrics_folder() -> None:
     """prometheus-client's multiprocess mode: the folder must start empty (the values of
-    an earlier run would be added to this one's)."""
+        an earlier run would be added to this one's). Called once, before any process of this
+    `serve` (the user API's included) imports the metrics."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
         return
@@ -116,7 +117,6 @@ def serve(settings: Settings, options: ServeOptions) -> None:
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
 
-    _fresh_metrics_folder()
     for line in banner(settings, options):
         print(line, flush=True)
     Granian(

@@ -48,6 +48,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # user side
     userfacing_api_url: str | None = None
     internal_api_key_secret: str | None = None
+    user_api: bool = True  # the user API shares this database (status flows in-process)
     # auth
     cognito_client_id: str | None = None
     cognito_secret: str | None = None
@@ -73,6 +74,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.db_pool_size is not None:
             return self.db_pool_size
         return 1 if self.queue_db_url.startswith("sqlite") else 10
+
+    @property
+    def in_process_status(self) -> bool:
+        """Status changes reach the user side's jobs in this database, without HTTP."""
+        return self.userfacing_api_url is None and self.user_api
 
     @property
     def auth_mode(self) -> Literal["cognito", "oidc", "local"]:
@@ -189,6 +195,7 @@ def load_settings(
         ),
         userfacing_api_url=e.url("USERFACING_API_URL"),
         internal_api_key_secret=e.text("INTERNAL_API_KEY_SECRET"),
+        user_api=e.flag("JOBCLOUD_USER_API", True),
         cognito_client_id=e.text("COGNITO_CLIENT_ID"),
         cognito_secret=e.text("COGNITO_SECRET"),
         cognito_user_pool_id=e.text("COGNITO_USER_POOL_ID"),

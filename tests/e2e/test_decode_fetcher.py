@@ -116,7 +116,8 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         "INTERNAL_API_KEY_SECRET": API_KEY,
         "JOBCLOUD_SCHEDULER_INTERVAL": "0.2",
     }
-    command = [str(BIN / "jobcloud"), "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    command = [str(BIN / "jobcloud"), "serve", "--api", "worker", "--port", str(port)]
+    command += ["--data-dir", str(data_dir)]
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -55,7 +55,17 @@ def test_every_scrape_counts_the_requests_of_every_server_process(
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "JOBCLOUD_ACCESS_LOG": "0",
     }
-    command = ["serve", "--port", str(port), "--workers", "2", "--data-dir", str(tmp_path)]
+    command = [
+        "serve",
+        "--api",
+        "worker",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--data-dir",
+        str(tmp_path),
+    ]
     process = subprocess.Popen(
         [str(BIN / "jobcloud"), *command],
         env=env,

@@ -33,7 +33,7 @@ def serve(data_dir: Path, database: str | None = None) -> Iterator[str]:
     if database is not None:
         env["QUEUE_DB_URL"] = database
     process = subprocess.Popen(
-        [str(BIN / "jobcloud"), "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        [str(BIN / "jobcloud"), "serve", "--api", "worker", "--port", str(port), *data(data_dir)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -51,6 +51,10 @@ def serve(data_dir: Path, database: str | None = None) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)  # no worker left behind
             process.wait()
+
+
+def data(folder: Path) -> list[str]:
+    return ["--data-dir", str(folder)]
 
 
 def porch_token(data_dir: Path, database: str | None = None) -> str:

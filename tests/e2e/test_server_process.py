@@ -46,7 +46,16 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QUEUE_", "FILESYSTEM"))}
     process = subprocess.Popen(
-        [str(BIN / "jobcloud"), "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        [
+            str(BIN / "jobcloud"),
+            "serve",
+            "--api",
+            "worker",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -31,6 +31,26 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    except OSError:
+        return []
+
+
+def server_processes(pid: int) -> list[int]:
+    """The worker API's server processes under `serve`'s main process (not the user API's
+    process beside them)."""
+    return [child for child in children(pid) if "user" not in cmdline(child)]
+
+
+def descendants(pid: int) -> list[int]:
+    found = children(pid)
+    for child in list(found):
+        found.extend(descendants(child))
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -48,10 +68,18 @@ def wait_until(condition: object, timeout: float = 30) -> bool:
     return False
 
 
+def user_port() -> list[str]:
+    return ["--user-port", str(free_port())]
+
+
+def data(folder: Path) -> list[str]:
+    return ["--data-dir", str(folder)]
+
+
 def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QUEUE_", "FILESYSTEM"))}
     return subprocess.Popen(
-        [str(BIN / "jobcloud"), "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        [str(BIN / "jobcloud"), "serve", "--port", str(port), *user_port(), *data(data_dir)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -68,7 +96,7 @@ def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, int]]:
         wait_ready(base, process)
         yield process, base, port
     finally:
-        pids = children(process.pid)
+        pids = descendants(process.pid)
         process.kill()
         process.wait()
         for pid in pids:
@@ -97,16 +125,21 @@ def test_a_killed_server_process_is_replaced_and_the_main_takes_its_children_dow
     running: tuple[subprocess.Popen[str], str, int],
 ) -> None:
     process, base, _ = running
-    [first] = children(process.pid)
+    [first] = server_processes(process.pid)
     os.kill(first, signal.SIGKILL)
-    assert wait_until(lambda: children(process.pid) not in ([], [first]))
+    assert wait_until(lambda: server_processes(process.pid) not in ([], [first]))
     wait_ready(base, process)
-    [second] = children(process.pid)
+    [second] = server_processes(process.pid)
     assert second != first
     assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+    # The user API's processes beside it: its main process and its server process.
+    assert wait_until(lambda: len(descendants(process.pid)) >= 3)
+    everyone = descendants(process.pid)
 
     process.kill()  # SIGKILL: granian's main process cannot pass anything on
     process.wait()
-    assert wait_until(lambda: not alive(second), timeout=20), "an orphan server process lives"
+    assert wait_until(lambda: not any(alive(pid) for pid in everyone), timeout=30), (
+        "an orphan process lives"
+    )
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{base}/health", timeout=2)

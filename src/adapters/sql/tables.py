@@ -224,3 +224,6 @@ notifications = Table(
         sqlite_where=text(PENDING_SQL),
     ),
 )
+
+# The user side's tables join this metadata (one migration chain, one drift check).
+import adapters.sql.user_tables  # noqa: E402, F401

@@ -1,0 +1,75 @@
+"""The Accounts port: the local user table (SQLite, PostgreSQL) and Cognito (the cognito-idp
+of a moto server over HTTP). Tokens are checked by the verifier of each deployment."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.auth.cognito_accounts import CognitoAccounts, make_cognito_client
+from adapters.auth.local import LocalIssuer
+from adapters.auth.local_accounts import LocalAccounts
+from adapters.auth.verifier import cognito_verifier
+from domain.accounts.model import AccountExists, Accounts
+from domain.errors import NotAuthenticated
+from domain.ports import TokenVerifier
+from tests.contract.s3_support import REGION
+from tests.contract.sql_support import sql_engine
+
+PASSWORD = "Correct-horse-battery-1"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "cognito"])
+async def accounts(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Accounts, TokenVerifier]]:
+    if request.param == "cognito":
+        endpoint = request.getfixturevalue("aws_env")
+        client = make_cognito_client(REGION, endpoint)
+        pool = client.create_user_pool(PoolName=f"p-{uuid.uuid4().hex[:8]}")["UserPool"]["Id"]
+        app = client.create_user_pool_client(
+            UserPoolId=pool, ClientName="jobcloud", ExplicitAuthFlows=["USER_PASSWORD_AUTH"]
+        )["UserPoolClient"]["ClientId"]
+        async with httpx.AsyncClient() as http:
+            jwks = f"{endpoint}/{pool}/.well-known/jwks.json"
+            yield (
+                CognitoAccounts(client, pool, app),
+                cognito_verifier(REGION, pool, app, http, jwks_url=jwks),
+            )
+        return
+    issuer = LocalIssuer(tmp_path / "data")
+    async with sql_engine(request.param, tmp_path) as engine:
+        yield LocalAccounts(engine, issuer, 600), issuer.verifier()
+
+
+async def test_created_accounts_log_in_with_their_groups(
+    accounts: tuple[Accounts, TokenVerifier],
+) -> None:
+    store, verifier = accounts
+    await store.create("alice", PASSWORD, frozenset({"users"}))
+    await store.create("gpu-1", PASSWORD, frozenset({"workers", "cloud"}))
+    issued = await store.login("alice", PASSWORD)
+    assert issued.expires_in > 0
+    principal = await verifier.verify(issued.token)
+    assert principal.username == "alice"
+    assert principal.groups == {"users"}
+    worker = await verifier.verify((await store.login("gpu-1", PASSWORD)).token)
+    assert worker.groups == {"workers", "cloud"}
+
+
+async def test_names_are_unique_and_wrong_passwords_refused(
+    accounts: tuple[Accounts, TokenVerifier],
+) -> None:
+    store, _ = accounts
+    await store.create("alice", PASSWORD, frozenset({"users"}))
+    with pytest.raises(AccountExists):
+        await store.create("alice", PASSWORD + "x", frozenset({"users"}))
+    with pytest.raises(NotAuthenticated):
+        await store.login("alice", PASSWORD + "x")
+    with pytest.raises(NotAuthenticated):
+        await store.login("nobody", PASSWORD)
+    assert (await store.login("alice", PASSWORD)).token
