@@ -14,9 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.store import SqlJobStore
-from adapters.sql.tables import job_events, jobs
+from adapters.sql.tables import job_events, jobs, notifications
 from adapters.sql.user_jobs import SqlUserJobStore
+from adapters.sql.user_notifications import SqlUserNotifications
 from domain.jobs import App, Handler, Hardware, JobSpec, Meta, NewJob, Status, UploadPaths
+from domain.notify.model import Channel, NotifyPolicy
 from domain.userjobs.model import (
     Application,
     JobNameTaken,
@@ -42,6 +44,9 @@ class RecordingNotifications:
         if self.fail:
             raise RuntimeError("notifier outbox broken")
         self.notices.append(notice)
+
+    async def forget(self, transaction: Any, user_job_id: int) -> None:
+        self.notices = [n for n in self.notices if n.user_job_id != user_job_id]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -214,3 +219,25 @@ async def test_remote_mode_writes_the_submission_not_the_queued_job(
     doomed, _ = await store.submit(draft("j2"), None, queue_job)
     await store.delete("alice", doomed.id, T0)
     assert await store.pending_submissions(T0 + timedelta(days=1), 10) == []
+
+
+async def test_a_finished_job_of_an_addressed_user_is_one_mail_and_deletion_forgets_it(
+    engine: AsyncEngine,
+) -> None:
+    policy = NotifyPolicy(channels=frozenset({Channel.EMAIL}))
+    store = SqlUserJobStore(engine, SqlUserNotifications(policy))
+    job, _ = await store.submit(draft(user="ada@example.org"), None, queue_job)
+    await store.advance(step_to(Status.RUNNING), user_job_id=job.id)
+    await store.advance(step_to(Status.FINISHED, "ok"), user_job_id=job.id)
+    await store.advance(step_to(Status.FINISHED, "ok"), user_job_id=job.id)  # a repeat
+    async with engine.connect() as c:
+        rows = (await c.execute(select(notifications))).mappings().all()
+    assert [(r["job_id"], r["status"], r["channel"]) for r in rows] == [
+        (job.id, "finished", "email")
+    ]
+    assert rows[0]["address"] == "ada@example.org"
+    other, _ = await store.submit(draft("j2", user="bob"), None, queue_job)
+    await store.advance(step_to(Status.FINISHED), user_job_id=other.id)  # no address: no mail
+    assert await count(engine, notifications) == 1
+    await store.delete("ada@example.org", job.id, T0 + timedelta(seconds=1))
+    assert await count(engine, notifications) == 0

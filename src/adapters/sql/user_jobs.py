@@ -159,6 +159,7 @@ class SqlUserJobStore:
                     job = await self._owned(c, username, job_id)
                     await c.execute(delete(user_jobs).where(user_jobs.c.id == job_id))
                     await c.execute(delete(user_outbox).where(user_outbox.c.user_job_id == job_id))
+                    await self._notifications.forget(c, job_id)
                     if job.queue_job_id is not None and self._remote_scope is None:
                         await self._cancel_queued(c, job.queue_job_id, at)
                 return job

@@ -23,6 +23,9 @@ class Notice:
     status: Status
     at: datetime
     runtime_details: str | None = None
+    date_created: datetime | None = None
+    date_started: datetime | None = None
+    date_finished: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +37,15 @@ class NotifyRule:
         if after.status is before or after.status not in self.statuses:
             return None
         return Notice(
-            after.id, after.username, after.job_name, after.status, at, after.runtime_details
+            after.id,
+            after.username,
+            after.job_name,
+            after.status,
+            at,
+            after.runtime_details,
+            after.date_created,
+            after.date_started,
+            after.date_finished,
         )
 
 
@@ -48,9 +59,16 @@ class Notifications(Protocol):
 
     async def enqueue(self, transaction: Any, notice: Notice) -> None: ...
 
+    async def forget(self, transaction: Any, user_job_id: int) -> None:
+        """The job is deleted: nothing more is told of it."""
+        ...
+
 
 class NoNotifications:
     """No notifier configured: nothing is recorded."""
 
     async def enqueue(self, transaction: Any, notice: Notice) -> None:
+        return None
+
+    async def forget(self, transaction: Any, user_job_id: int) -> None:
         return None
