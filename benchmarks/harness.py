@@ -104,18 +104,16 @@ class Server:
     log_path: Path | None = None
 
     def env(self) -> dict[str, str]:
-        env = {
-            **os.environ,
+        outside = ("USERFACING_API_URL", "COGNITO_USER_POOL_ID", "JWT_JWKS_URL")
+        return {
+            **{k: v for k, v in os.environ.items() if k not in outside},
             "JOBCLOUD_DATA_DIR": str(self.backend.data_dir),
             "QUEUE_DB_URL": self.backend.url,
             "INTERNAL_API_KEY_SECRET": self.api_key,
             **({"JOBCLOUD_DB_POOL_SIZE": str(self.pool_size)} if self.pool_size else {}),
             "TIMEOUT_FAILURE": "3600",  # no lease may expire during a run
-            **self.extra_env,
+            **self.extra_env,  # e.g. the user-API stub's USERFACING_API_URL
         }
-        for name in ("USERFACING_API_URL", "COGNITO_USER_POOL_ID", "JWT_JWKS_URL"):
-            env.pop(name, None)
-        return env
 
     def start(self, timeout_s: float = 60.0) -> Server:
         self.port = free_port()

@@ -2,21 +2,25 @@
 
     uv run python -m benchmarks.pull_cycle [--db postgres|sqlite] [--jobs 10000]
         [--concurrency 1,8,64] [--server-workers 1] [--client-processes 1] [--pool-size N]
+        [--user-api]
 
 For each C: a fresh database and server, N jobs enqueued over HTTP, C simulated workers (each
 its own username, token and keep-alive connection), then a check that every job was handed out
-once and ended `finished`.
+once and ended `finished`. With --user-api: a user-API stub gets every status, the scheduler
+runs as a process of its own, and the status delivery is measured too (`delivery.py`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass
 
 from benchmarks import cpu
+from benchmarks.delivery import Delivery, SchedulerProcess, measure, stats
 from benchmarks.harness import (
     HOST,
     Server,
@@ -28,6 +32,7 @@ from benchmarks.harness import (
 )
 from benchmarks.loadgen import percentile
 from benchmarks.swarm import SwarmResult, Worker, run_swarm
+from benchmarks.userapi_stub import UserApiStub
 
 
 @dataclass
@@ -38,6 +43,7 @@ class Outcome:
     double_claims: int
     statuses: dict[str, int]
     cpu: cpu.CpuTimes
+    delivery: Delivery | None = None
 
     @property
     def unfinished(self) -> int:
@@ -62,11 +68,21 @@ HEADER = (
 
 
 def run_one(args: argparse.Namespace, concurrency: int) -> Outcome:
-    with fresh_backend(args.db) as backend:
+    with fresh_backend(args.db) as backend, contextlib.ExitStack() as stack:
+        stub = stack.enter_context(UserApiStub()) if args.user_api else None
         server = Server(
-            backend, args.server_workers, args.pool_size, scheduler=not args.no_scheduler
+            backend,
+            args.server_workers,
+            args.pool_size,
+            scheduler=not args.no_scheduler and stub is None,
+            extra_env={"USERFACING_API_URL": stub.url} if stub else {},
         )
         with server:
+            scheduler = None
+            if stub is not None:
+                env = {**server.env(), "JOBCLOUD_SCHEDULER": "1"}
+                scheduler = SchedulerProcess(env, backend.data_dir / "scheduler.log")
+                stack.callback(scheduler.stop)
             started = time.perf_counter()
             ids = asyncio.run(enqueue_http(server, args.jobs))
             print(
@@ -80,8 +96,15 @@ def run_one(args: argparse.Namespace, concurrency: int) -> Outcome:
                 asyncio.run(analyze(backend))
             workers = mint_workers(backend.data_dir, concurrency)
             before = cpu.snapshot(server.process.pid if server.process else None)
+            user_before = None
+            if stub is not None and scheduler is not None:
+                user_before = (asyncio.run(stats(stub)), cpu.snapshot(scheduler.process.pid))
             result = run_swarm(HOST, server.port, workers, args.client_processes, args.timeout)
             used = cpu.snapshot(server.process.pid if server.process else None) - before
+            delivery = None
+            if stub is not None and scheduler is not None and user_before is not None:
+                swarm = (result.started_ns, result.ended_ns)
+                delivery = measure(stub, scheduler, backend, len(result.claims), swarm, user_before)
             by_name = {w.username: w for w in workers}
             claims: dict[int, Worker] = {job_id: by_name[name] for job_id, name in result.claims}
             double = len(result.claims) - len(claims)
@@ -92,7 +115,7 @@ def run_one(args: argparse.Namespace, concurrency: int) -> Outcome:
             if result.tally.errors:
                 print(f"  errors: {dict(result.tally.errors)}")
                 print(f"  server log tail:\n{server.log_tail(15)}")
-        return Outcome(concurrency, len(ids), result, double, statuses, used)
+        return Outcome(concurrency, len(ids), result, double, statuses, used, delivery)
 
 
 def main() -> None:
@@ -106,6 +129,11 @@ def main() -> None:
         "--pool-size", type=int, default=None, help="JOBCLOUD_DB_POOL_SIZE (default: the server's)"
     )
     parser.add_argument("--no-scheduler", action="store_true")
+    parser.add_argument(
+        "--user-api",
+        action="store_true",
+        help="forward every status to a user-API stub, the scheduler in its own process",
+    )
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per C")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -127,6 +155,9 @@ def main() -> None:
             f"  C={outcome.concurrency}: {outcome.cpu.describe(outcome.result.wall_s)}; "
             f"statuses {statuses}" + ("; TIMED OUT" if outcome.result.timed_out else "")
         )
+    for outcome in outcomes:
+        if outcome.delivery is not None:
+            print(f"  C={outcome.concurrency} delivery: {outcome.delivery.row()}")
 
 
 if __name__ == "__main__":

@@ -79,3 +79,7 @@ class Unavailable(DomainError):
 class StoreUnavailable(Unavailable):
     """The store's database cannot be reached or refuses us (503). The store has logged
     the outage once; callers need not log each refused call."""
+
+
+class LostLeadership(Unavailable):
+    """This scheduler no longer holds the leader lease: it must stop acting."""

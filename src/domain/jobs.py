@@ -229,6 +229,13 @@ class Report:
             return None
         return JobEvent(self.job_id, self.at, from_status, self.status, self.worker, self.details)
 
+    def news(self, from_status: Status, details: str | None) -> JobEvent | None:
+        """A keep-alive that carries new runtime_details (the job's were `details`): not a
+        transition, so not an event of the job, but news the user side is told of."""
+        if from_status is not self.status or self.details in (None, details):
+            return None
+        return JobEvent(self.job_id, self.at, self.status, self.status, self.worker, self.details)
+
 
 @dataclass(slots=True)
 class Job:

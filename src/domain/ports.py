@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from domain.jobs import FileKind, Job, JobEvent, NewJob, Report
 from domain.matching import WorkerOffer
-from domain.transfers import StatusUpdate, TransferRequest
+from domain.transfers import Backlog, Retry, StatusUpdate, TransferRequest
 from domain.workers import Principal
 
 
@@ -87,19 +87,31 @@ class EventLog(Protocol):
 
 class Outbox(Protocol):
     """Status updates for the user side, written by `JobStore` in the transaction of the
-    change they report; read and settled here by the deliverer."""
+    change they report; read and settled here by the deliverer (in batches: one statement
+    for many messages)."""
 
-    async def pending_updates(self, now: datetime, limit: int) -> list[StatusUpdate]:
-        """Messages due for delivery: per job only the oldest undelivered one."""
+    async def pending_updates(
+        self, now: datetime, jobs: int, exclude: Collection[int] = ()
+    ) -> list[StatusUpdate]:
+        """Every undelivered message of up to `jobs` jobs (none of `exclude`) whose oldest
+        undelivered message is due by `now`; each job's messages oldest first."""
         ...
 
-    async def delivered(self, message_id: int) -> None: ...
-
-    async def retry_later(self, message_id: int, at: datetime, error: str) -> None: ...
+    async def settle(self, delivered: Sequence[int], retries: Sequence[Retry]) -> None:
+        """In one transaction: forget the `delivered` messages; push each retry back."""
+        ...
 
     async def drop_updates(self, job_id: int) -> None:
         """Forget the job's undelivered messages (the user side deleted the job)."""
         ...
+
+    async def probe_active(self, now: datetime, changed_before: datetime) -> int:
+        """Write a message with the current status of every active job that has no
+        undelivered message and last changed status before `changed_before` (DECODE's
+        user API cancels a job by answering 404 to it); how many were written."""
+        ...
+
+    async def backlog(self) -> Backlog: ...
 
 
 class Health(Protocol):

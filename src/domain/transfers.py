@@ -34,3 +34,20 @@ class StatusUpdate:
     runtime_details: str | None
     attempts: int = 0
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """An outbox message to try again at `at` (the user side could not take it)."""
+
+    message_id: int
+    at: datetime
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The undelivered status messages: how many, and when the oldest was written."""
+
+    count: int
+    oldest: datetime | None

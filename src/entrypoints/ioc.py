@@ -24,6 +24,7 @@ from adapters.sql.stats import SqlQueueStats
 from adapters.sql.store import SqlJobStore
 from adapters.sql.url import async_url, is_sqlite
 from adapters.userapi.client import UserApiStatusSink
+from adapters.userapi.http11 import Http11Origin
 from adapters.userapi.inprocess import InProcessStatusSink
 from domain.pipelines.keys import KeyPolicy
 from domain.policy import QueuePolicy
@@ -39,7 +40,6 @@ from domain.ports import (
 )
 from domain.stats import QueueStats
 from domain.use_cases.files import DownloadFile, DownloadRequest, UploadFile, UploadRequest
-from domain.use_cases.forwarding import ForwardUpdates
 from domain.use_cases.leases import SweepLeases
 from domain.use_cases.pull import PullJobs
 from domain.use_cases.report import JobStatus, ReportStatus
@@ -97,7 +97,9 @@ class SqlProvider(Provider):
         # On PostgreSQL the hot path has its own pool (see `store`); SQLAlchemy serves the
         # rest (scheduler, files, readiness), which needs few connections.
         size = s.pool_size if is_sqlite(url) else min(s.pool_size, _COLD_PATH_CONNECTIONS)
-        engine = create_engine(url, pool_size=size)
+        engine = create_engine(
+            url, pool_size=size, server_settings={"application_name": s.db_application_name}
+        )
         yield engine
         await engine.dispose()
 
@@ -111,7 +113,12 @@ class SqlProvider(Provider):
         if engine.dialect.name != "postgresql":
             yield SqlJobStore(engine, outbox=with_outbox)
             return
-        async with postgres_store(engine, size=s.pool_size, outbox=with_outbox) as store:
+        async with postgres_store(
+            engine,
+            size=s.pool_size,
+            outbox=with_outbox,
+            server_settings={"application_name": s.db_application_name},
+        ) as store:
             yield store
 
     @provide
@@ -177,12 +184,20 @@ class SinkProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def sink(self, s: Settings, http: httpx.AsyncClient, apply: ApplyUserStatus) -> StatusSink:
+    async def sink(self, s: Settings, apply: ApplyUserStatus) -> AsyncIterator[StatusSink]:
         if s.in_process_status:
-            return InProcessStatusSink(apply)
+            yield InProcessStatusSink(apply)
+            return
         if s.userfacing_api_url is None or s.internal_api_key_secret is None:
             raise LookupError("no USERFACING_API_URL: status updates are only recorded")
-        return UserApiStatusSink(http, s.userfacing_api_url, s.internal_api_key_secret)
+        # Its own kept-alive connections, one per job in delivery at once.
+        origin = Http11Origin(s.userfacing_api_url, s.forward_concurrency)
+        try:
+            yield UserApiStatusSink(
+                origin, s.userfacing_api_url, s.internal_api_key_secret, s.forward_timeout
+            )
+        finally:
+            await origin.aclose()
 
 
 def use_case_provider() -> Provider:
@@ -195,7 +210,6 @@ def use_case_provider() -> Provider:
         ReportStatus,
         JobStatus,
         SweepLeases,
-        ForwardUpdates,
         DownloadRequest,
         DownloadFile,
         UploadRequest,

@@ -8,6 +8,7 @@ import logging
 QUIET = {
     "alembic": logging.WARNING,  # "Running upgrade ..." at every start-up
     "asyncpg.pool": logging.ERROR,  # "Failed to restore the pool connection floor" + traceback
+    "httpx": logging.WARNING,  # a line per request: per delivered status, per JWKS fetch
 }
 
 

@@ -59,6 +59,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_audience: str | None = None
     jwt_groups_claim: str = "cognito:groups"
     jwt_username_claim: str = "cognito:username"
+    db_application_name: str = "jobcloud"  # how this process shows in pg_stat_activity
     # scheduler
     scheduler: bool = True
     scheduler_interval: float = 1.0
@@ -66,6 +67,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     notify: NotifySettings = msgspec.field(default_factory=lambda: NotifySettings())
     # operations
     access_log: bool = True
+    keepalive_forward_interval: float = 60.0  # DECODE mode: re-forward active jobs' status
+    forward_concurrency: int = 32  # jobs whose status is being delivered at once
+    forward_timeout: float = 10.0  # seconds per delivery attempt
+    leader_lease: float = 5.0  # seconds a scheduler leads without renewing
 
     @property
     def pool_size(self) -> int:
@@ -209,6 +214,11 @@ def load_settings(
         scheduler_interval=e.number("JOBCLOUD_SCHEDULER_INTERVAL", 1.0),
         notify=load_notify_settings(e),
         access_log=e.flag("JOBCLOUD_ACCESS_LOG", True),
+        keepalive_forward_interval=e.number("KEEPALIVE_FORWARD_INTERVAL", 60.0),
+        forward_concurrency=e.integer("JOBCLOUD_FORWARD_CONCURRENCY", 32, minimum=1),
+        forward_timeout=e.number("JOBCLOUD_FORWARD_TIMEOUT", 10.0),
+        leader_lease=e.number("JOBCLOUD_LEADER_LEASE", 5.0),
+        db_application_name=e.text("JOBCLOUD_DB_APPLICATION_NAME", "jobcloud") or "jobcloud",
     )
     _check_consistency(settings)
     return settings

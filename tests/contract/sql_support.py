@@ -85,9 +85,13 @@ async def pg_schema() -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def pg_engine(schema: str, pool_size: int = 10) -> AsyncIterator[AsyncEngine]:
+async def pg_engine(
+    schema: str, pool_size: int = 10, application_name: str = "jobcloud"
+) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(
-        async_url(POSTGRES_URL), pool_size=pool_size, server_settings={"search_path": schema}
+        async_url(POSTGRES_URL),
+        pool_size=pool_size,
+        server_settings={"search_path": schema, "application_name": application_name},
     )
     try:
         await upgrade(engine)

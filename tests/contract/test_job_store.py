@@ -27,6 +27,7 @@ from domain.jobs import (
 )
 from domain.matching import WorkerOffer
 from domain.ports import JobStore
+from domain.transfers import Retry
 from tests.contract.sql_support import BACKENDS, event_log_of, health_of, outbox_of, store_for
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -232,22 +233,56 @@ async def _history(store: JobStore, worker: str) -> Job:
 async def test_outbox_is_ordered_per_job_and_redelivers(store: JobStore) -> None:
     a = await _history(store, "w1")
     b = await _history(store, "w2")
-    due = await outbox_of(store).pending_updates(T0, 10)
-    assert [(u.job_id, u.status) for u in due] == [(a.id, Status.PULLED), (b.id, Status.PULLED)]
-    assert due[0].user_job_id == a.spec.meta.job_id
-    await outbox_of(store).retry_later(due[0].message_id, T0 + timedelta(seconds=30), "down")
-    await outbox_of(store).delivered(due[1].message_id)
-    due = await outbox_of(store).pending_updates(T0, 10)
-    assert [(u.job_id, u.status) for u in due] == [(b.id, Status.RUNNING)]
-    due = await outbox_of(store).pending_updates(T0 + timedelta(seconds=30), 10)
-    assert [(u.job_id, u.status, u.attempts) for u in due] == [
-        (a.id, Status.PULLED, 1),
-        (b.id, Status.RUNNING, 0),
+    box = outbox_of(store)
+    due = await box.pending_updates(T0, 10)
+    assert [(u.job_id, u.status) for u in due] == [
+        (a.id, Status.PULLED),
+        (a.id, Status.RUNNING),
+        (a.id, Status.FINISHED),
+        (b.id, Status.PULLED),
+        (b.id, Status.RUNNING),
+        (b.id, Status.FINISHED),
     ]
-    await outbox_of(store).drop_updates(a.id)
-    assert [
-        u.job_id for u in await outbox_of(store).pending_updates(T0 + timedelta(days=1), 10)
-    ] == [b.id]
+    assert due[0].user_job_id == a.spec.meta.job_id
+    assert [u.job_id for u in await box.pending_updates(T0, 1)] == [a.id] * 3  # jobs, not rows
+    assert {u.job_id for u in await box.pending_updates(T0, 10, exclude=[a.id])} == {b.id}
+    await box.settle(
+        [due[3].message_id], [Retry(due[0].message_id, T0 + timedelta(seconds=30), "down")]
+    )
+    due = await box.pending_updates(T0, 10)
+    assert [(u.job_id, u.status) for u in due] == [(b.id, Status.RUNNING), (b.id, Status.FINISHED)]
+    due = await box.pending_updates(T0 + timedelta(seconds=30), 10)
+    assert [(u.job_id, u.status, u.attempts) for u in due][:2] == [
+        (a.id, Status.PULLED, 1),
+        (a.id, Status.RUNNING, 0),
+    ]
+    backlog = await box.backlog()
+    assert (backlog.count, backlog.oldest) == (5, T0)
+    await box.drop_updates(a.id)
+    assert {u.job_id for u in await box.pending_updates(T0 + timedelta(days=1), 10)} == {b.id}
+
+
+async def test_the_probe_writes_the_current_status_of_quiet_active_jobs(store: JobStore) -> None:
+    box = outbox_of(store)
+    done = await _history(store, "w1")
+    quiet = await add(store)
+    await claim(store, offer("w2"))
+    current = await store.get(quiet.id)
+    await store.save(current, current.report("w2", Status.RUNNING, T0, "epoch 2"))
+    await add(store)  # queued: not probed
+    pending = await box.pending_updates(T0 + timedelta(days=1), 10)
+    await box.settle([m.message_id for m in pending], [])
+    assert await box.probe_active(T0 + timedelta(seconds=30), T0) == 0  # changed at T0
+    later = T0 + timedelta(minutes=2)
+    assert await box.probe_active(later, later - timedelta(minutes=1)) == 1
+    assert await box.probe_active(later, later - timedelta(minutes=1)) == 0  # one is pending
+    [probe] = await box.pending_updates(later, 10)
+    assert (probe.job_id, probe.status, probe.runtime_details) == (
+        quiet.id,
+        Status.RUNNING,
+        "epoch 2",
+    )
+    assert probe.job_id != done.id
 
 
 async def test_no_outbox_rows_without_a_user_api(backend: str, tmp_path: Path) -> None:

@@ -64,14 +64,14 @@ async def test_a_move_writes_the_job_its_event_and_its_message(store: JobStore) 
     )
     messages = await outbox_of(store).pending_updates(LATER, 10)
     assert [(m.status, m.runtime_details, m.user_job_id) for m in messages] == [
-        (Status.PULLED, None, before.spec.meta.job_id)  # per job, the oldest first
+        (Status.PULLED, None, before.spec.meta.job_id),  # per job, the oldest first
+        (Status.RUNNING, "step 1", before.spec.meta.job_id),
     ]
-    await outbox_of(store).delivered(messages[0].message_id)
-    [message] = await outbox_of(store).pending_updates(LATER, 10)
-    assert (message.status, message.runtime_details) == (Status.RUNNING, "step 1")
 
 
-async def test_a_keep_alive_renews_the_lease_and_records_nothing(store: JobStore) -> None:
+async def test_a_keep_alive_renews_the_lease_and_forwards_only_new_details(
+    store: JobStore,
+) -> None:
     before = await held(store)
     assert await store.apply_report(Report(before.id, "w1", Status.PULLED, LATER, "alive"))
     after = await store.get(before.id)
@@ -83,7 +83,13 @@ async def test_a_keep_alive_renews_the_lease_and_records_nothing(store: JobStore
     assert after.updated_at == before.updated_at
     assert await store.apply_report(Report(before.id, "w1", Status.PULLED, LATER))
     assert (await store.get(before.id)).runtime_details == "alive"  # None keeps them
+    assert await store.apply_report(Report(before.id, "w1", Status.PULLED, LATER, "alive"))
     assert [e.to_status for e in await event_log_of(store).events(before.id)] == [Status.PULLED]
+    messages = await outbox_of(store).pending_updates(LATER, 10)
+    assert [(m.status, m.runtime_details) for m in messages] == [
+        (Status.PULLED, None),
+        (Status.PULLED, "alive"),  # news once: the same details again are not
+    ]
 
 
 async def test_refused_reports_change_nothing(store: JobStore) -> None:

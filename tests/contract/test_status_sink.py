@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from adapters.userapi.client import UserApiStatusSink, UserJobGone
+from adapters.userapi.http11 import Http11Origin
 from domain.errors import NotAssigned, NotFound, Rejected, Unavailable
 from domain.jobs import App, Handler, JobSpec, Meta, NewJob, Status, UploadPaths
 from domain.matching import WorkerOffer
@@ -39,14 +40,20 @@ def server() -> Iterator[UserApiServer]:
     api.stop()
 
 
-@pytest.fixture
-async def http() -> Any:
+@pytest.fixture(params=["httpx", "http11"])
+async def http(request: pytest.FixtureRequest) -> Any:
+    """The client the sink speaks through: an httpx client, or (marked by None) its own
+    kept-alive connections (`Http11Origin`, as the scheduler uses)."""
+    if request.param == "http11":
+        yield None
+        return
     async with httpx.AsyncClient() as client:
         yield client
 
 
-def sink_for(http: httpx.AsyncClient, url: str, timeout: float = 5.0) -> UserApiStatusSink:
-    return UserApiStatusSink(http, url, API_KEY, timeout=timeout)
+def sink_for(http: httpx.AsyncClient | None, url: str, timeout: float = 5.0) -> UserApiStatusSink:
+    client = Http11Origin(url, 4) if http is None else http
+    return UserApiStatusSink(client, url, API_KEY, timeout=timeout)
 
 
 def update(
@@ -165,9 +172,28 @@ async def test_timeout_is_unavailable(server: UserApiServer, http: httpx.AsyncCl
         await sink_for(http, server.url, timeout=0.2).send(update())
 
 
-async def test_a_malformed_url_is_unavailable_not_an_httpx_error(http: httpx.AsyncClient) -> None:
+async def test_a_malformed_url_is_unavailable_not_an_httpx_error(
+    http: httpx.AsyncClient | None,
+) -> None:
+    if http is None:  # the lean client refuses it when built (at start-up)
+        with pytest.raises(ValueError, match="not an http"):
+            sink_for(http, "ftp://127.0.0.1:1")
+        return
     with pytest.raises(Unavailable):
         await sink_for(http, "ftp://127.0.0.1:1").send(update())
+
+
+async def test_kept_alive_connections_are_reused_and_closed_ones_replaced(
+    server: UserApiServer,
+) -> None:
+    origin = Http11Origin(server.url, 2)
+    sink = UserApiStatusSink(origin, server.url, API_KEY)
+    for n in range(3):
+        await sink.send(update(user_job_id=n))
+    await origin.aclose()  # its kept-alive connections close: the next opens a new one
+    await sink.send(update(user_job_id=3))
+    assert [r.json()["job_id"] for r in server.requests] == [0, 1, 2, 3]
+    await origin.aclose()
 
 
 # -- ForwardUpdates with the real client -----------------------------------------------------
@@ -250,7 +276,7 @@ async def test_forwarding_while_the_server_is_not_even_listening(
     )
 
     assert await forward() == 0
-    [pending] = await outbox_of(store).pending_updates(clock.now() + BACKOFF_MAX, 10)
+    pending, *_ = await outbox_of(store).pending_updates(clock.now() + BACKOFF_MAX, 10)
     assert (pending.status, pending.attempts) == (Status.PULLED, 1)
 
 

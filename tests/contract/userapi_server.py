@@ -26,6 +26,10 @@ Answer = tuple[int, str]  # status code, body
 Script = Callable[["Recorded", int], Answer]  # (request, index of the request) -> answer
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # a deliverer opens dozens of connections at once
+
+
 class UserApiServer:
     """A real HTTP server answering from `script`; `release` ends any slow answer."""
 
@@ -36,7 +40,7 @@ class UserApiServer:
         self.delay_for: Callable[[int], float] = lambda index: 0.0  # seconds before answering
         self.release = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -71,6 +75,8 @@ class UserApiServer:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # kept-alive connections, as a real user API
+
             def do_PUT(self) -> None:
                 self._serve()
 
@@ -80,6 +86,9 @@ class UserApiServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                if len(body) < length:  # the client went away mid-request: nothing arrived
+                    self.close_connection = True
+                    return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 code, text = api.answer(Recorded(self.command, self.path, headers, body))
                 payload = text.encode()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from domain.jobs import Job, JobEvent, NewJob, Report, Status
 from domain.limits import check_new_job, check_offer, check_report
 from domain.matching import WorkerOffer, claim_order, matches
 from domain.pipelines.keys import JobKey, KeyScope
-from domain.transfers import StatusUpdate
+from domain.transfers import Backlog, Retry, StatusUpdate
 
 
 class InMemoryJobStore:
@@ -28,10 +29,11 @@ class InMemoryJobStore:
         self._lock = asyncio.Lock()
         self._with_outbox = outbox
 
-    def _record(self, job: Job, event: JobEvent | None) -> None:
+    def _record(self, job: Job, event: JobEvent | None, *, log: bool = True) -> None:
         if event is None:
             return
-        self._events.append(event)
+        if log:
+            self._events.append(event)
         if self._with_outbox and event.notify:
             message = StatusUpdate(
                 message_id=next(self._message_ids),
@@ -113,10 +115,11 @@ class InMemoryJobStore:
         job = self._jobs.get(report.job_id)
         if job is None or job.worker != report.worker or job.status not in report.accepted_from:
             return False
-        from_status = job.status
+        from_status, details = job.status, job.runtime_details
         job.report(report.worker, report.status, report.at, report.details)
         job.version += 1
         self._record(job, report.event(from_status))
+        self._record(job, report.news(from_status, details), log=False)
         return True
 
     async def held_by(self, worker: str) -> list[Job]:
@@ -142,25 +145,54 @@ class InMemoryJobStore:
     async def events(self, job_id: int) -> list[JobEvent]:
         return [event for event in self._events if event.job_id == job_id]
 
-    async def pending_updates(self, now: datetime, limit: int) -> list[StatusUpdate]:
-        first: dict[int, tuple[StatusUpdate, datetime]] = {}
+    async def pending_updates(
+        self, now: datetime, jobs: int, exclude: Collection[int] = ()
+    ) -> list[StatusUpdate]:
+        by_job: dict[int, list[tuple[StatusUpdate, datetime]]] = {}
         for message_id in sorted(self._outbox):
             message, due = self._outbox[message_id]
-            first.setdefault(message.job_id, (message, due))
-        due_now = [message for message, due in first.values() if due <= now]
-        return sorted(due_now, key=lambda m: m.message_id)[:limit]
+            if message.job_id not in exclude:
+                by_job.setdefault(message.job_id, []).append((message, due))
+        heads = sorted(
+            (entries for entries in by_job.values() if entries[0][1] <= now),
+            key=lambda entries: entries[0][0].message_id,
+        )[:jobs]
+        return [message for entries in heads for message, _ in entries]
 
-    async def delivered(self, message_id: int) -> None:
-        self._outbox.pop(message_id, None)
-
-    async def retry_later(self, message_id: int, at: datetime, error: str) -> None:
-        if message_id in self._outbox:
-            message, _ = self._outbox[message_id]
-            self._outbox[message_id] = (replace(message, attempts=message.attempts + 1), at)
+    async def settle(self, delivered: Sequence[int], retries: Sequence[Retry]) -> None:
+        for message_id in delivered:
+            self._outbox.pop(message_id, None)
+        for retry in retries:
+            if retry.message_id in self._outbox:
+                message, _ = self._outbox[retry.message_id]
+                self._outbox[retry.message_id] = (
+                    replace(message, attempts=message.attempts + 1),
+                    retry.at,
+                )
 
     async def drop_updates(self, job_id: int) -> None:
         for message_id in [m for m, (msg, _) in self._outbox.items() if msg.job_id == job_id]:
             del self._outbox[message_id]
+
+    async def probe_active(self, now: datetime, changed_before: datetime) -> int:
+        pending = {message.job_id for message, _ in self._outbox.values()}
+        probed = [
+            job
+            for job in self._jobs.values()
+            if job.status.active
+            and job.id not in pending
+            and job.updated_at is not None
+            and job.updated_at < changed_before
+        ]
+        for job in probed:
+            news = JobEvent(job.id, now, job.status, job.status, job.worker, job.runtime_details)
+            self._record(job, news, log=False)
+        return len(probed)
+
+    async def backlog(self) -> Backlog:
+        messages = [message for message, _ in self._outbox.values()]
+        oldest = min((m.created_at for m in messages if m.created_at), default=None)
+        return Backlog(len(messages), oldest)
 
     async def ping(self) -> None:
         return None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
 from domain.errors import NotAssigned
 from domain.jobs import Status
+from domain.transfers import StatusUpdate
 from domain.use_cases.forwarding import BACKOFF_MAX, ForwardUpdates, backoff
+from domain.use_cases.keepalive import ProbeActiveJobs
 from domain.use_cases.report import ReportStatus
 from tests.fakes.clock import FakeClock
 from tests.fakes.store import InMemoryJobStore
@@ -66,11 +69,155 @@ async def test_every_update_is_delivered_in_order_per_job(
 async def test_one_round_sends_at_most_one_update_per_job(
     store: InMemoryJobStore, clock: FakeClock
 ) -> None:
+    """The next is sent only once the last is recorded: a scheduler that dies or is cut off
+    between the two sends at most that one again, never an older one after a newer."""
     await job_with_history(store, clock, 10, Status.RUNNING, Status.FINISHED)
     sink = FakeSink()
     forward = ForwardUpdates(store, store, clock, sink)
     assert await forward() == 1
     assert [u.status for u in sink.delivered] == [Status.PULLED]
+
+
+async def test_a_bare_step_between_two_others_is_left_out_but_nothing_the_user_needs(
+    store: InMemoryJobStore, clock: FakeClock
+) -> None:
+    job = await claimed(store, clock, W, user_job_id=10)
+    for status, details in [
+        (Status.PREPROCESSING, None),
+        (Status.RUNNING, "step 1"),
+        (Status.POSTPROCESSING, None),
+        (Status.FINISHED, None),
+    ]:
+        clock.advance(1)
+        await ReportStatus(store, clock)(W, job.id, status, details)
+    sink = FakeSink()
+    assert await run_until_idle(ForwardUpdates(store, store, clock, sink)) == 5  # all settled
+    # the first `pulled` (date_started), every detail, every terminal status; the latest last
+    assert sink.delivered_by_job() == {10: ["pulled", "running", "finished"]}
+    assert await store.pending_updates(clock.now() + BACKOFF_MAX, 100) == []
+
+
+async def test_a_bare_last_step_is_sent_and_a_skipped_one_waits_for_the_next_to_succeed(
+    store: InMemoryJobStore, clock: FakeClock
+) -> None:
+    job_id = await job_with_history(store, clock, 10)
+    clock.advance(1)
+    await ReportStatus(store, clock)(W, job_id, Status.PREPROCESSING, None)
+    clock.advance(1)
+    await ReportStatus(store, clock)(W, job_id, Status.RUNNING, None)
+    sink = FakeSink(lambda u: "down" if u.status is Status.RUNNING else "ok")
+    forward = ForwardUpdates(store, store, clock, sink)
+    assert await forward() == 1  # pulled
+    assert await forward() == 0  # running fails: preprocessing is kept until it gets through
+    pending = await store.pending_updates(clock.now() + BACKOFF_MAX, 10)
+    assert [(u.status, u.attempts) for u in pending] == [
+        (Status.PREPROCESSING, 1),  # the job's head carries the backoff
+        (Status.RUNNING, 0),
+    ]
+    sink.outcome = lambda u: "ok"
+    clock.advance(2)
+    assert await forward() == 2  # running, and preprocessing with it
+    assert sink.delivered_by_job() == {10: ["pulled", "running"]}
+
+
+async def test_a_hanging_user_api_for_one_job_does_not_hold_back_the_others(
+    store: InMemoryJobStore, clock: FakeClock
+) -> None:
+    slow = await job_with_history(store, clock, 10)
+    for user_job_id in range(20, 30):
+        await job_with_history(store, clock, user_job_id, Status.RUNNING)
+    release = asyncio.Event()
+
+    class Hanging(FakeSink):
+        async def send(self, update: StatusUpdate) -> None:
+            if update.job_id == slow:
+                await release.wait()
+            await super().send(update)
+
+    sink = Hanging()
+    forward = ForwardUpdates(store, store, clock, sink, concurrency=4, attempt_timeout=30)
+    running = True
+    task = asyncio.create_task(forward.run(lambda: running, 0.01))
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if len(sink.delivered) == 20:
+            break
+    assert len(sink.delivered) == 20  # ten jobs, two updates each, beside the hanging one
+    release.set()
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if len(sink.delivered) == 21:
+            break
+    running = False
+    await task
+    assert sink.delivered_by_job()[10] == ["pulled"]
+    assert await store.pending_updates(clock.now() + BACKOFF_MAX, 100) == []
+
+
+async def test_an_attempt_that_times_out_is_retried_later(
+    store: InMemoryJobStore, clock: FakeClock
+) -> None:
+    await job_with_history(store, clock, 10)
+
+    class Silent(FakeSink):
+        async def send(self, update: StatusUpdate) -> None:
+            await asyncio.sleep(10)
+
+    forward = ForwardUpdates(store, store, clock, Silent(), attempt_timeout=0.05)
+    assert await forward() == 0
+    [pending] = await store.pending_updates(clock.now() + BACKOFF_MAX, 10)
+    assert pending.attempts == 1
+
+
+async def test_a_scheduler_that_may_no_longer_send_sends_nothing(
+    store: InMemoryJobStore, clock: FakeClock
+) -> None:
+    await job_with_history(store, clock, 10, Status.RUNNING)
+    sink = FakeSink()
+    forward = ForwardUpdates(store, store, clock, sink, may_send=lambda: False)
+    assert await forward() == 0
+    assert sink.attempts == []
+    assert len(await store.pending_updates(clock.now(), 10)) == 2
+
+
+async def test_a_keep_alive_with_new_details_is_forwarded_and_one_without_is_not(
+    store: InMemoryJobStore, clock: FakeClock
+) -> None:
+    job_id = await job_with_history(store, clock, 10, Status.RUNNING)
+    report = ReportStatus(store, clock)
+    await report(W, job_id, Status.RUNNING, None)
+    await report(W, job_id, Status.RUNNING, "running details")  # the same details
+    await report(W, job_id, Status.RUNNING, "log tail: epoch 3")
+    sink = FakeSink()
+    await run_until_idle(ForwardUpdates(store, store, clock, sink))
+    assert [(u.status.value, u.runtime_details) for u in sink.delivered] == [
+        ("pulled", None),
+        ("running", "running details"),
+        ("running", "log tail: epoch 3"),
+    ]
+    transitions = [(e.from_status, e.to_status) for e in await store.events(job_id)]
+    assert transitions == [(Status.QUEUED, Status.PULLED), (Status.PULLED, Status.RUNNING)]
+
+
+async def test_the_probe_re_forwards_active_jobs_at_most_once_per_interval(
+    store: InMemoryJobStore, clock: FakeClock
+) -> None:
+    active = await job_with_history(store, clock, 10, Status.RUNNING)
+    await job_with_history(store, clock, 20, Status.FINISHED)
+    sink = FakeSink()
+    forward = ForwardUpdates(store, store, clock, sink)
+    probe = ProbeActiveJobs(store, clock, timedelta(seconds=60))
+    await run_until_idle(forward)
+    assert await probe() == 0  # changed less than a minute ago
+    clock.advance(61)
+    assert await probe() == 1
+    assert await probe() == 0  # its probe is still pending
+    sink.outcome = lambda u: "gone"  # the user deleted job 10 meanwhile
+    await run_until_idle(forward)
+    assert sink.attempts[-1].job_id == active
+    assert (await store.get(active)).status is Status.CANCELED
+    clock.advance(61)
+    assert await probe() == 0  # nothing active any more
 
 
 async def test_unavailable_retries_later_with_backoff_and_holds_back_the_job(
@@ -84,7 +231,7 @@ async def test_unavailable_retries_later_with_backoff_and_holds_back_the_job(
 
     assert await forward() == 1  # job 20 is not held back by job 10
     assert sink.delivered_by_job() == {20: ["pulled"]}
-    [pending] = await store.pending_updates(clock.now() + BACKOFF_MAX, 10)
+    pending, _ = await store.pending_updates(clock.now() + BACKOFF_MAX, 10)
     assert (pending.user_job_id, pending.status, pending.attempts) == (10, Status.PULLED, 1)
 
     assert await forward() == 0  # not due yet: 1 s backoff

@@ -151,10 +151,13 @@ class QueueMachine(RuleBasedStateMachine):
         assert answer == ("ok" if accepted else outcome), f"{outcome} expected, got {answer}"
         if not succeeded:
             return  # refused, or accepted and ignored: nothing changed (the invariants check)
+        details = f"{who}:{status}"
         if outcome == "move":
             expected.move(status)
+        elif details != expected.details:
+            expected.notified.append(status)  # a keep-alive with new details is news
         expected.last_seen = self.clock.now()
-        expected.details = f"{who}:{status}"  # runtime details are kept
+        expected.details = details  # runtime details are kept
 
     def _report(self, who: str, job_id: int, status: Status) -> str | type[Exception]:
         try:

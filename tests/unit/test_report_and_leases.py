@@ -47,7 +47,10 @@ async def test_a_report_moves_the_job_and_records_an_event(
         (Status.PULLED, "w1", None),
         (Status.RUNNING, "w1", "epoch 1"),
     ]
-    assert [u.status for u in await store.pending_updates(clock.now(), 10)] == [Status.PULLED]
+    assert [u.status for u in await store.pending_updates(clock.now(), 10)] == [
+        Status.PULLED,
+        Status.RUNNING,
+    ]
 
 
 async def test_a_keep_alive_refreshes_the_lease_and_records_nothing(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -35,6 +35,9 @@ def create_engine(
             "server_settings": {
                 "jit": "off",  # short OLTP statements: JIT only adds latency
                 "lock_timeout": "5s",
+                # A process frozen inside a transaction must not hold its locks for ever
+                # (the scheduler's leader lease among them: see `adapters.sql.leader`).
+                "idle_in_transaction_session_timeout": "5s",
                 "application_name": "jobcloud",
                 **(server_settings or {}),
             }
@@ -51,13 +54,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
+# A check run first in a transaction (the scheduler's leader lease: `adapters.sql.leader`).
+Fence = Callable[[AsyncConnection], Awaitable[None]]
+
+
 @asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One transaction on a Core connection; database refusals (unreachable, misnamed, the
-    role refused, ...) become StoreUnavailable, each outage logged once (`OutageLatch`)."""
+async def transaction(
+    engine: AsyncEngine, fence: Fence | None = None
+) -> AsyncIterator[AsyncConnection]:
+    """One transaction on a Core connection, opened by `fence` when given; database refusals
+    (unreachable, misnamed, the role refused, ...) become StoreUnavailable, each outage logged
+    once (`OutageLatch`)."""
     outage = latch_of(engine)
     try:
         async with engine.begin() as connection:
+            if fence is not None:
+                await fence(connection)
             yield connection
     except Exception as exc:
         cause = outage_cause(exc)

@@ -35,6 +35,7 @@ _DOWN = (
     OSError,  # refused, unreachable, unknown host, timeouts (TimeoutError is an OSError)
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,  # the connection is closed or was lost
+    asyncpg.InternalClientError,  # a statement on a connection the server just terminated
     OperationalError,  # SQLite: unable to open, locked, I/O error; lost connections
     InterfaceError,
     sqlite3.OperationalError,

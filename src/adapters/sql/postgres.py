@@ -41,6 +41,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    or_,
     select,
     update,
 )
@@ -530,6 +531,7 @@ def prepared_reports(with_outbox: bool) -> Prepared:
             report.c.details,
             report.c.at,
             report.c.n,
+            jobs.c.runtime_details.label("old_details"),
         )
         .join_from(jobs, report, jobs.c.id == report.c.id)
         .where(
@@ -563,6 +565,7 @@ def prepared_reports(with_outbox: bool) -> Prepared:
             held.c.details,
             held.c.at,
             held.c.n,
+            held.c.old_details,
         )
         .cte("written")
     )
@@ -579,8 +582,10 @@ def prepared_reports(with_outbox: bool) -> Prepared:
     )
     ctes = [events]
     if with_outbox:
+        # A change, or a keep-alive with new details (`Report.news`).
+        news = and_(w.details.is_not(None), w.details.is_distinct_from(w.old_details))
         messages = select(
             w.id, w.user_job_id, w.to_status, w.details, literal(0), w.at, w.at
-        ).where(changed)
+        ).where(or_(changed, news))
         ctes.append(insert(outbox).from_select(_OUTBOX_COLUMNS, messages).cte("messages"))
     return Prepared.of(select(w.n).add_cte(*ctes))

@@ -22,7 +22,7 @@ from adapters.sql.codec import (
     new_job_row,
     outbox_row,
 )
-from adapters.sql.engine import transaction
+from adapters.sql.engine import Fence, transaction
 from adapters.sql.once import ADD_ATTEMPTS, add_or_find, forget_tries, key_conflict
 from adapters.sql.tables import ACTIVE_SQL, job_attempts, job_events, jobs, outbox
 from domain.errors import ConcurrentUpdate, JobNotFound, Unavailable
@@ -35,11 +35,12 @@ _CLAIM_ATTEMPTS = 5
 
 
 class SqlJobStore:
-    def __init__(self, engine: AsyncEngine, *, outbox: bool) -> None:
+    def __init__(self, engine: AsyncEngine, *, outbox: bool, fence: Fence | None = None) -> None:
         # Core connections, not ORM sessions: rows are mapped explicitly anyway, and the
         # session machinery cost ~40% of a claim's time.
         self._engine = engine
         self._with_outbox = outbox
+        self._fence = fence  # opens every `save` (the scheduler's: `adapters.sql.leader`)
         self._dialect: str = self._engine.dialect.name
 
     def _tx(self) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -125,7 +126,7 @@ class SqlJobStore:
             )
 
     async def save(self, job: Job, event: JobEvent | None) -> None:
-        async with self._tx() as s:
+        async with transaction(self._engine, self._fence) as s:
             await self._save(s, job)
             await self._record(s, event, job.spec.meta.job_id)
 
@@ -171,6 +172,9 @@ class SqlJobStore:
             if (await s.execute(_SAVE, values)).rowcount != 1:
                 return False  # changed since the read: the caller takes the slow path
             await self._record(s, event, current.user_job_id)
+            news = report.news(Status(current.status), current.runtime_details)
+            if news is not None and self._with_outbox:
+                await s.execute(_INSERT_OUTBOX, [outbox_row(news, current.user_job_id)])
         return True
 
     async def _record(self, s: AsyncConnection, event: JobEvent | None, user_job_id: int) -> None:

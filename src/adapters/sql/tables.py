@@ -6,6 +6,7 @@ from advanced_alchemy.types import BigIntIdentity, DateTimeUTC, JsonB
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -223,6 +224,17 @@ notifications = Table(
         postgresql_where=text(PENDING_SQL),
         sqlite_where=text(PENDING_SQL),
     ),
+)
+
+# The scheduler's leadership: one row; the holder acts while `expires_at` (seconds since the
+# epoch on the DATABASE's clock) is ahead, and every write it makes checks (holder, epoch).
+scheduler_lease = Table(
+    "scheduler_lease",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(255)),
+    Column("epoch", BigInteger, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )
 
 # The user side's tables join this metadata (one migration chain, one drift check).

@@ -88,4 +88,5 @@ def create_app(
     )
     setup_dishka(container, app)
     app.asgi_handler = AccessLog(app.asgi_handler, lines=settings.access_log)
+    app.state.scheduler = scheduler  # its loops' lag, for an operator's view
     return app
