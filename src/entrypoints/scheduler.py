@@ -167,7 +167,8 @@ class Scheduler:
         if leads and not self._led:
             log.info("this scheduler leads (epoch %s)", parts.lease.epoch)
         elif self._led and not leads:
-            log.warning("this scheduler lost its leadership: standing by")
+            # INFO: its cause, a database outage or a takeover, is logged where it happens
+            log.info("this scheduler lost its leadership: standing by")
         self._led = leads
 
     async def _probe(self, probe: ProbeActiveJobs) -> None:
@@ -212,7 +213,7 @@ class Scheduler:
         try:
             await body()
         except LostLeadership as exc:
-            log.warning("%s: stopped, %s", loop.name, exc)
+            log.info("%s: stopped, %s", loop.name, exc)
         except StoreUnavailable:
             pass  # the store logs each outage once, not each round
         except DomainError as exc:
