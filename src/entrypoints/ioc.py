@@ -40,6 +40,7 @@ from domain.ports import (
 )
 from domain.stats import QueueStats
 from domain.use_cases.files import DownloadFile, DownloadRequest, UploadFile, UploadRequest
+from domain.use_cases.forwarding import ForwardUpdates
 from domain.use_cases.leases import SweepLeases
 from domain.use_cases.pull import PullJobs
 from domain.use_cases.report import JobStatus, ReportStatus
@@ -200,8 +201,14 @@ class SinkProvider(Provider):
             await origin.aclose()
 
 
+def _forward(store: JobStore, outbox: Outbox, clock: Clock, sink: StatusSink) -> ForwardUpdates:
+    """One delivery pass on demand (tests, tools); the scheduler builds its own, fenced."""
+    return ForwardUpdates(store, outbox, clock, sink)
+
+
 def use_case_provider() -> Provider:
     provider = Provider(scope=Scope.APP)
+    provider.provide(_forward, provides=ForwardUpdates)
     for use_case in (
         SubmitJob,
         RerunJob,
