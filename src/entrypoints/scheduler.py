@@ -32,6 +32,7 @@ from domain.use_cases.forwarding import ForwardUpdates
 from domain.use_cases.keepalive import ProbeActiveJobs
 from domain.use_cases.leases import SweepLeases
 from entrypoints import metrics
+from entrypoints.notify_loop import notification_loop
 from entrypoints.settings import Settings
 
 log = logging.getLogger("jobcloud.scheduler")
@@ -158,7 +159,11 @@ class Scheduler:
         if (probe := parts.probe) is not None:
             loops.append(self._every(self.loops["keepalive"], lambda: self._probe(probe)))
         try:
-            await asyncio.gather(*loops)
+            async with contextlib.AsyncExitStack() as notifying:
+                if self._settings.in_process_status:  # the user side's notifications are here
+                    engine = await self._container.get(AsyncEngine)
+                    await notifying.enter_async_context(notification_loop(self._settings, engine))
+                await asyncio.gather(*loops)
         finally:
             await parts.lease.release()
 

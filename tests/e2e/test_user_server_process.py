@@ -15,14 +15,26 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.contract.smtp_server import SmtpServer
 from tests.e2e.test_server_process import BIN, free_port, mint, wait_ready
 from tests.e2e.user_support import job_body, write_catalogue
 
 PASSWORD = "correct horse battery"
 
 
+SCIENTIST = "alice@lab.example.org"  # an account named by its address is told by e-mail
+
+
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def servers(tmp_path: Path, smtp: SmtpServer) -> Iterator[tuple[str, str, Path]]:
     data_dir = tmp_path / "data"
     port, user_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QUEUE_", "FILESYSTEM"))}
@@ -30,6 +42,12 @@ def servers(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         "AUTH": "1",
         "APPLICATION_CONFIG_FILE": str(write_catalogue(tmp_path)),
         "JOBCLOUD_SCHEDULER_INTERVAL": "0.2",
+        "EMAIL_SENDER_SERVICE": "smtp",
+        "EMAIL_SENDER_ADDRESS": "jobcloud@lab.example.org",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_STARTTLS": "0",
+        "JOBCLOUD_NOTIFY_INTERVAL": "0.2",
     }
     command = [str(BIN / "jobcloud"), "serve", "--port", str(port), "--user-port", str(user_port)]
     process = subprocess.Popen(
@@ -85,7 +103,7 @@ def report(worker: httpx.Client, job_id: int, status: str) -> int:
     return worker.put(f"/jobs/{job_id}/status", params={"status": status}).status_code
 
 
-def test_a_scientists_whole_session(servers: tuple[str, str, Path]) -> None:
+def test_a_scientists_whole_session(servers: tuple[str, str, Path], smtp: SmtpServer) -> None:
     worker_base, user_base, data_dir = servers
     token = mint(data_dir, "gpu-box-1")
     auth = {"Authorization": f"Bearer {token}"}
@@ -93,7 +111,7 @@ def test_a_scientists_whole_session(servers: tuple[str, str, Path]) -> None:
         httpx.Client(base_url=user_base, timeout=10) as user,
         httpx.Client(base_url=worker_base, timeout=10, headers=auth) as worker,
     ):
-        form = {"username": "alice", "password": PASSWORD}
+        form = {"username": SCIENTIST, "password": PASSWORD}
         assert user.post("/user", data=form).status_code == 201
         assert user.post("/login", data=form).status_code == 200  # the cookie from now on
 
@@ -132,6 +150,13 @@ def test_a_scientists_whole_session(servers: tuple[str, str, Path]) -> None:
         job = wait_status(user, job_id, "finished")
         assert job["date_started"] is not None
         assert job["date_finished"] >= job["date_started"]
+        deadline = time.monotonic() + 15  # the mail, sent by the scheduler's notification loop
+        while not smtp.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [mail] = smtp.received
+        assert mail.recipients == [SCIENTIST]
+        assert "session" in str(mail.message["Subject"])
+        assert "finished" in mail.part("plain")
         listed = user.get("/files/output/session", params={"recursive": "true"}).json()
         assert [f["path"] for f in listed] == ["output/session/emitters.h5"]
         grant = user.get("/files/output/session/emitters.h5/url").json()
