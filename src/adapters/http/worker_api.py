@@ -41,15 +41,18 @@ def backoff(attempt: int, first: float = 0.5, cap: float = 30.0) -> float:
     return delay * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not secrets)
 
 
-async def patiently(call: Callable[[], Awaitable[T]], patience: float, what: str) -> T:
-    """Retry `call` on ApiUnavailable with backoff for up to `patience` seconds."""
+async def patiently(
+    call: Callable[[], Awaitable[T]], patience: float, what: str, cap: float = 5.0
+) -> T:
+    """Retry `call` on ApiUnavailable with backoff (at most `cap` s apart) for up to
+    `patience` seconds."""
     deadline = time.monotonic() + patience
     attempt = 0
     while True:
         try:
             return await call()
         except ApiUnavailable as exc:
-            delay = backoff(attempt)
+            delay = backoff(attempt, cap=cap)
             if time.monotonic() + delay > deadline:
                 raise
             log.warning("%s: %s; retrying in %.1f s", what, exc, delay)

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.http.worker_api import patiently
 from domain.errors import InvalidInput
 from domain.jobs import FileKind, JobSpec, Status
 from domain.runs.plan import STDERR_LOG, STDOUT_LOG, RunPlan, plan_run, uploads_of
@@ -114,8 +115,14 @@ class _Job:
                     log.warning("job %d: keep-alive failed: %s", self.id, exc)
 
     async def _report(self, status: Status, details: str | None = None) -> None:
-        async with self.lock:
-            await self.api.report(self.id, status, details, patience=self.config.report_patience)
+        """Retried while the API is unreachable, the lock taken per attempt so that
+        keep-alives (of the new status) go on between attempts."""
+
+        async def once() -> None:
+            async with self.lock:
+                await self.api.report(self.id, status, details)
+
+        await patiently(once, self.config.report_patience, f"job {self.id}: report {status}")
 
     async def _flow(self) -> None:
         try:

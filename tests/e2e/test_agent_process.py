@@ -1,0 +1,208 @@
+"""`jobcloud serve` + `jobcloud worker` as real processes: DECODE jobs end to end."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tests.contract.userapi_server import Recorded
+from tests.e2e.agent_support import (
+    CONTAINER_ARGS,
+    Deployment,
+    busybox_image,
+    deployment,
+    eventually,
+    finish,
+    running_deployment,
+    shared_deployment,
+)
+
+__all__ = ["deployment", "shared_deployment"]  # fixtures
+
+FILES_UP = {"output": "out", "log": "log", "artifact": "art"}
+
+
+def shell(line: str) -> dict[str, object]:
+    return {"cmd": line.split(" "), "env": {"GREETING": "hello"}}
+
+
+def test_inputs_are_read_and_outputs_and_logs_land_where_decode_puts_them(
+    deployment: Deployment,
+) -> None:
+    frames = os.urandom(3 * 1024 * 1024 + 17)
+    deployment.put_input("alice/in/frames.bin", frames)
+    deployment.put_input("alice/in/param.yaml", b"threshold: 3\n")
+    _, user_id = deployment.submit(
+        shell(
+            "cp in/frames.bin out/copy.bin && mkdir -p out/fit && cat param/p.yaml > out/fit/p.txt"
+            " && echo $GREETING from the job && echo warning >&2 && echo note > log/app.log"
+        ),
+        files_down={"in/frames.bin": "alice/in/frames.bin", "param/p.yaml": "alice/in/param.yaml"},
+        files_up=FILES_UP,
+    )
+    output = finish(deployment.worker("--once"))
+
+    results = deployment.results(user_id)
+    assert (results / "output/out/copy.bin").read_bytes() == frames, output
+    assert (results / "output/out/fit/p.txt").read_bytes() == b"threshold: 3\n"
+    assert (results / "log/log/app.log").read_text() == "note\n"
+    assert (results / "log/stdout.log").read_text() == "hello from the job\n"
+    assert (results / "log/stderr.log").read_text() == "warning\n"
+    statuses = [u["status"] for u in deployment.statuses(user_id)]
+    assert statuses[-3:] == ["running", "postprocessing", "finished"], statuses
+    assert "preprocessing" in statuses
+    assert not list(deployment.work_dir.iterdir())  # the job folder is gone
+
+
+def test_a_failing_job_is_an_error_with_its_exit_code_and_log_tail(deployment: Deployment) -> None:
+    _, user_id = deployment.submit(
+        shell("echo computing && echo 'bad input: frame 7' >&2 && exit 3"), files_up=FILES_UP
+    )
+    finish(deployment.worker("--once"))
+
+    error = deployment.wait_status(user_id, "error")
+    assert "exit_code: 3" in error["runtime_details"]
+    assert "bad input: frame 7" in error["runtime_details"]
+    results = deployment.results(user_id)
+    assert (results / "log/stderr.log").read_text() == "bad input: frame 7\n"
+    assert (results / "log/stdout.log").read_text() == "computing\n"
+
+
+def test_a_job_canceled_while_running_is_killed_and_nothing_more_is_uploaded(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+    canceled: set[int] = set()
+
+    def user_side(request: Recorded, index: int) -> tuple[int, str]:
+        body = request.json()
+        if body["status"] == "running" and body["job_id"] in canceled:
+            return 404, '{"detail": "job deleted"}'  # the user deleted it: cancel
+        return 204, ""
+
+    deployment.user_api.script = user_side
+    _, user_id = deployment.submit(
+        # ignores SIGTERM: only the SIGKILL after the grace period ends it
+        shell(f"trap '' TERM; echo $$ > {pid_file}; sleep 60; echo late > out/late.txt"),
+        files_up=FILES_UP,
+    )
+    canceled.add(user_id)
+    worker = deployment.worker("--once", "--kill-grace", "1")
+    eventually(pid_file.exists, 15, "the job to start")
+    pid = int(pid_file.read_text())
+    started = time.monotonic()
+    output = finish(worker, 20)
+    eventually(lambda: not _alive(pid), 5, "the job's process to be gone")
+    assert time.monotonic() - started < 15, output  # keep-alive 0.3 s + grace 1 s + sweep
+    assert "canceled" in output
+    results = deployment.results(user_id)
+    assert not (results / "log").exists() and not (results / "output").exists(), output
+    assert not list(deployment.work_dir.iterdir())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"
+
+
+def test_keep_alives_hold_the_lease_of_a_run_longer_than_three_timeouts(
+    deployment: Deployment,
+) -> None:
+    # TIMEOUT_FAILURE is 2 s: the run takes 6.5 s, the download phase is slowed too.
+    _, user_id = deployment.submit(shell("sleep 6.5 && echo done > out/r.txt"), files_up=FILES_UP)
+    finish(deployment.worker("--once"), 30)
+
+    statuses = [u["status"] for u in deployment.statuses(user_id)]
+    assert statuses[-1] == "finished", statuses
+    assert "queued" not in statuses  # the lease never expired
+    assert (deployment.results(user_id) / "output/out/r.txt").read_text() == "done\n"
+
+
+def test_a_run_over_its_time_limit_is_stopped_and_reported(deployment: Deployment) -> None:
+    _, user_id = deployment.submit(
+        shell("echo started && sleep 60"), files_up=FILES_UP, hardware={"timeout": 1}
+    )
+    started = time.monotonic()
+    finish(deployment.worker("--once"), 30)
+
+    error = deployment.wait_status(user_id, "error")
+    assert "run timeout" in error["runtime_details"]
+    assert "started" in error["runtime_details"]
+    assert time.monotonic() - started < 25  # not the 60 s of the job
+
+
+def test_two_slots_run_two_jobs_at_once(deployment: Deployment) -> None:
+    line = "date +%s.%N > out/start && sleep 2 && date +%s.%N > out/end"
+    jobs = [deployment.submit(shell(line), files_up=FILES_UP)[1] for _ in range(2)]
+    finish(deployment.worker("--slots", "2", "--idle-limit", "1"), 40)
+
+    spans = []
+    for user_id in jobs:
+        deployment.wait_status(user_id, "finished", 5)
+        out = deployment.results(user_id) / "output/out"
+        spans.append((float((out / "start").read_text()), float((out / "end").read_text())))
+    (start_a, end_a), (start_b, end_b) = spans
+    assert start_a < end_b and start_b < end_a, spans  # the runs overlapped
+
+
+def test_the_api_restarted_under_a_running_job(tmp_path: Path) -> None:
+    with running_deployment(tmp_path, timeout_failure=40) as deployment:
+        _restart_under_a_job(deployment)
+
+
+def _restart_under_a_job(deployment: Deployment) -> None:
+    _, user_id = deployment.submit(shell("sleep 4 && echo ok > out/r.txt"), files_up=FILES_UP)
+    worker = deployment.worker("--once")
+    deployment.wait_status(user_id, "running", 15)
+    deployment.crash_server()
+    time.sleep(1.5)  # keep-alives fail meanwhile; the job goes on
+    # (the restart itself takes seconds on a busy machine: TIMEOUT_FAILURE is 40 s here)
+    deployment.start_server()
+    output = finish(worker, 40)
+
+    result = deployment.results(user_id) / "output/out/r.txt"
+    assert result.is_file(), output
+    assert result.read_text() == "ok\n"
+    deployment.wait_status(user_id, "finished", 5)
+
+
+def test_the_same_job_in_a_podman_container(deployment: Deployment) -> None:
+    image = busybox_image(deployment.tmp)
+    data = os.urandom(256 * 1024)
+    deployment.put_input("alice/in/data.bin", data)
+    _, user_id = deployment.submit(
+        shell("cp in/data.bin out/copy.bin && echo $GREETING in $(pwd) && ls /files"),
+        files_down={"in/data.bin": "alice/in/data.bin"},
+        files_up=FILES_UP,
+        image_url=image,
+        hardware={"memory": 256, "cpu_cores": 1},
+    )
+    output = finish(
+        deployment.worker(
+            "--once",
+            "--runtime",
+            "podman",
+            "--network",
+            "none",
+            "--container-args",
+            CONTAINER_ARGS,
+        ),
+        60,
+    )
+    results = deployment.results(user_id)
+    assert (results / "output/out/copy.bin").read_bytes() == data, output
+    stdout = (results / "log/stdout.log").read_text()
+    assert stdout.startswith("hello in /files\n"), stdout
+    assert "in\nlog\nout" in stdout.replace("art\n", "")
+    assert deployment.statuses(user_id)[-1]["status"] == "finished"
