@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -206,3 +207,51 @@ def test_the_same_job_in_a_podman_container(deployment: Deployment) -> None:
     assert stdout.startswith("hello in /files\n"), stdout
     assert "in\nlog\nout" in stdout.replace("art\n", "")
     assert deployment.statuses(user_id)[-1]["status"] == "finished"
+
+
+def test_a_missing_input_is_an_error_with_the_reason(deployment: Deployment) -> None:
+    _, user_id = deployment.submit(
+        shell("cat in/x.bin"),
+        files_down={"in/x.bin": "alice/in/never-uploaded.bin"},
+        files_up=FILES_UP,
+    )
+    finish(deployment.worker("--once"))
+
+    error = deployment.wait_status(user_id, "error")
+    assert "download of 'alice/in/never-uploaded.bin'" in error["runtime_details"]
+    assert "not found" in error["runtime_details"]
+
+
+def test_sigterm_stops_pulling_and_lets_the_running_job_finish(deployment: Deployment) -> None:
+    _, first = deployment.submit(shell("sleep 2 && echo ok > out/r.txt"), files_up=FILES_UP)
+    worker = deployment.worker("--drain-timeout", "60")
+    deployment.wait_status(first, "running", 20)
+    _, second = deployment.submit(shell("true"), files_up=FILES_UP)
+    worker.send_signal(signal.SIGTERM)
+    output = finish(worker, 30)
+
+    assert deployment.wait_status(first, "finished", 5)
+    assert (deployment.results(first) / "output/out/r.txt").read_text() == "ok\n"
+    assert deployment.statuses(second) == [], output  # never pulled
+    assert "no more pulls" in output
+    # the next worker takes the job left in the queue
+    finish(deployment.worker("--once"))
+    deployment.wait_status(second, "finished", 5)
+
+
+def test_after_the_drain_timeout_running_jobs_are_stopped_and_requeued(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "drained-pid"
+    _, user_id = deployment.submit(shell(f"echo $$ > {pid_file}; sleep 60"), files_up=FILES_UP)
+    worker = deployment.worker("--drain-timeout", "0.5")
+    deployment.wait_status(user_id, "running", 20)
+    eventually(pid_file.exists, 10, "the job to start")
+    worker.send_signal(signal.SIGTERM)
+    output = finish(worker, 30)
+
+    assert "drain over" in output
+    eventually(lambda: not _alive(int(pid_file.read_text())), 5, "the job's process to end")
+    # left to lease expiry: the API puts it back in the queue (TIMEOUT_FAILURE is 2 s)
+    deployment.wait_status(user_id, "queued", 15)
+    finish(deployment.worker("--once", "--run-timeout", "1"), 30)  # clears the queue
