@@ -87,10 +87,14 @@ async def test_stop_sends_sigterm_then_sigkill_after_the_grace_period(
 
 async def _wait_for(path: Path, text: str) -> None:
     for _ in range(300):
-        if path.exists() and text in path.read_text():
+        if await asyncio.to_thread(_contains, path, text):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{text!r} never appeared in {path}")
+
+
+def _contains(path: Path, text: str) -> bool:
+    return path.exists() and text in path.read_text()
 
 
 def _containers() -> str:
@@ -112,9 +116,9 @@ async def test_containers_are_removed_and_limits_applied(tmp_path: Path) -> None
     )
     arguments = runtime.run_arguments(job)
     assert arguments[:3] == ["podman", "run", "--rm"]
-    assert ["--memory", "64m"] == arguments[arguments.index("--memory") :][:2]
-    assert ["--cpus", "1"] == arguments[arguments.index("--cpus") :][:2]
-    assert ["--network", "none"] == arguments[arguments.index("--network") :][:2]
+    assert arguments[arguments.index("--memory") :][:2] == ["--memory", "64m"]
+    assert arguments[arguments.index("--cpus") :][:2] == ["--cpus", "1"]
+    assert arguments[arguments.index("--network") :][:2] == ["--network", "none"]
     assert f"{job.job_dir}:/files" in arguments
     process = await runtime.start(job)
     assert await process.wait() == 0
@@ -134,5 +138,5 @@ def test_gpus_go_to_the_runtime_device_option(tmp_path: Path) -> None:
     job = spec(tmp_path, NativeRuntime(), "true", gpu="1")
     podman = ContainerRuntime("/usr/bin/podman").run_arguments(job)
     docker = ContainerRuntime("docker").run_arguments(job)
-    assert ["--device", "nvidia.com/gpu=1"] == podman[podman.index("--device") :][:2]
-    assert ["--gpus", "device=1"] == docker[docker.index("--gpus") :][:2]
+    assert podman[podman.index("--device") :][:2] == ["--device", "nvidia.com/gpu=1"]
+    assert docker[docker.index("--gpus") :][:2] == ["--gpus", "device=1"]

@@ -94,7 +94,8 @@ async def test_cognito_login_reads_the_pool_from_access_info_and_renews(
         return real(**kwargs)
 
     source._client.initiate_auth = counted
-    assert await source.token() == token and logins == []  # still valid: no new login
+    assert await source.token() == token
+    assert logins == []
     later = time.monotonic() + 3600 - 60  # within min_validity of the expiry
     monkeypatch.setattr(token_module.time, "monotonic", lambda: later)
     await source.token()

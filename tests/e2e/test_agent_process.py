@@ -98,7 +98,8 @@ def test_a_job_canceled_while_running_is_killed_and_nothing_more_is_uploaded(
     assert time.monotonic() - started < 15, output  # keep-alive 0.3 s + grace 1 s + sweep
     assert "canceled" in output
     results = deployment.results(user_id)
-    assert not (results / "log").exists() and not (results / "output").exists(), output
+    assert not (results / "log").exists(), output
+    assert not (results / "output").exists(), output
     assert not list(deployment.work_dir.iterdir())
 
 
@@ -154,7 +155,8 @@ def test_two_slots_run_two_jobs_at_once(deployment: Deployment) -> None:
         out = deployment.results(user_id) / "output/out"
         spans.append((float((out / "start").read_text()), float((out / "end").read_text())))
     (start_a, end_a), (start_b, end_b) = spans
-    assert start_a < end_b and start_b < end_a, spans  # the runs overlapped
+    assert start_a < end_b, spans  # the runs overlapped
+    assert start_b < end_a, spans
 
 
 def test_the_api_restarted_under_a_running_job(tmp_path: Path) -> None:

@@ -46,10 +46,13 @@ def test_options_win_over_the_environment_and_defaults_fill_the_rest() -> None:
         "--once",
         env={"JOBCLOUD_TOKEN": "t", "JOBCLOUD_SLOTS": "4", "JOBCLOUD_GROUPS": "lab, gpu"},
     )
-    assert settings.slots == 2 and settings.runtime == "podman" and settings.once
+    assert settings.slots == 2
+    assert settings.runtime == "podman"
+    assert settings.once
     assert settings.container_args == ("--runtime", "runc", "--ulimit", "nofile=1024:1024")
     assert settings.groups == ("lab", "gpu")
-    assert settings.run_timeout == 86400 and settings.kill_grace == 10
+    assert settings.run_timeout == 86400
+    assert settings.kill_grace == 10
 
 
 @pytest.mark.parametrize(

@@ -148,9 +148,11 @@ def test_each_gpu_serves_one_slot_and_the_offer_uses_the_api_names() -> None:
         "gpu_archi": "ampere",
         "groups": ["lab"],
     }
-    assert second.gpu is not None and second.gpu.index == 1
+    assert second.gpu is not None
+    assert second.gpu.index == 1
     assert "gpu_archi" not in second.params()
-    assert third.gpu is None and "gpu_mem" not in third.params()
+    assert third.gpu is None
+    assert "gpu_mem" not in third.params()
 
 
 def test_the_measured_host_can_be_overridden() -> None:

@@ -18,7 +18,8 @@ def test_a_clean_run_reports_each_status_then_finished() -> None:
     run.advance(Phase.UPLOADING)
     assert run.status is Status.POSTPROCESSING
     assert run.conclude() is Status.FINISHED
-    assert run.ended and run.runtime_details() == "exit_code: 0\nlog tail:\nok\n"
+    assert run.ended
+    assert run.runtime_details() == "exit_code: 0\nlog tail:\nok\n"
 
 
 def test_a_nonzero_exit_is_an_error_with_the_code_and_a_bounded_tail() -> None:
@@ -28,7 +29,8 @@ def test_a_nonzero_exit_is_an_error_with_the_code_and_a_bounded_tail() -> None:
     assert run.conclude() is Status.ERROR
     details = run.runtime_details()
     assert details.startswith("exit_code: 3\nreason: exit code 3\nlog tail:\n")
-    assert details.endswith("END") and len(run.log_tail) == LOG_TAIL_CHARS
+    assert details.endswith("END")
+    assert len(run.log_tail) == LOG_TAIL_CHARS
 
 
 def test_a_timeout_is_an_error_saying_so() -> None:
@@ -55,7 +57,9 @@ def test_runs_move_forward_only() -> None:
 def test_a_canceled_run_reports_nothing_more_and_stays_canceled() -> None:
     run = Run(1, phase=Phase.RUNNING)
     run.cancel()
-    assert run.status is None and run.ended
+    assert run.status is None
+    assert run.ended
     run.fail("late failure")
     assert run.phase is Phase.CANCELED
-    assert run.reason is not None and "404" in run.reason
+    assert run.reason is not None
+    assert "404" in run.reason

@@ -71,8 +71,9 @@ class Agent:
         cut.cancel()
         for task in pending:
             log.warning(
-                "drain over: a running job is stopped and left to lease expiry (the API "
-                "requeues it after TIMEOUT_FAILURE while retries remain)"
+                "drain over: %s is stopped and left to lease expiry (the API requeues it "
+                "after TIMEOUT_FAILURE while retries remain)",
+                task.get_name(),
             )
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -104,7 +105,7 @@ class Agent:
 
     async def _run_one(self, slot: Slot, job_id: int, spec: JobSpec) -> None:
         self._display.event(slot.index, job_id, "pulled")
-        task = asyncio.create_task(self._runner.run(job_id, spec, slot))
+        task = asyncio.create_task(self._runner.run(job_id, spec, slot), name=f"job {job_id}")
         self._busy.add(task)
         try:
             await asyncio.shield(task)
