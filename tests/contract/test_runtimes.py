@@ -140,3 +140,11 @@ def test_gpus_go_to_the_runtime_device_option(tmp_path: Path) -> None:
     docker = ContainerRuntime("docker").run_arguments(job)
     assert podman[podman.index("--device") :][:2] == ["--device", "nvidia.com/gpu=1"]
     assert docker[docker.index("--gpus") :][:2] == ["--gpus", "device=1"]
+
+
+def test_an_agent_in_a_container_mounts_the_job_folder_by_its_host_path(tmp_path: Path) -> None:
+    runtime = ContainerRuntime("docker", host_paths=(tmp_path, Path("/srv/jobcloud-work")))
+    job = spec(tmp_path, runtime, "true", entrypoint="/bin/env")
+    arguments = runtime.run_arguments(job)
+    assert "/srv/jobcloud-work/job:/files" in arguments
+    assert arguments[arguments.index("--entrypoint") :][:2] == ["--entrypoint", "/bin/env"]

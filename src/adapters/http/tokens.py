@@ -56,14 +56,16 @@ class LocalIssuerToken:
         self._issuer = LocalIssuer(data_dir)
         self._username, self._groups, self._ttl = username, list(groups), ttl
         self._token, self._renew_at = "", 0.0
+        self._lock = asyncio.Lock()  # slots asking at once: one mint
 
     async def token(self) -> str:
-        if time.monotonic() >= self._renew_at:
-            self._token = await asyncio.to_thread(
-                self._issuer.mint, self._username, self._groups, self._ttl
-            )
-            self._renew_at = time.monotonic() + self._ttl * 0.8
-        return self._token
+        async with self._lock:
+            if time.monotonic() >= self._renew_at:
+                self._token = await asyncio.to_thread(
+                    self._issuer.mint, self._username, self._groups, self._ttl
+                )
+                self._renew_at = time.monotonic() + self._ttl * 0.8
+            return self._token
 
     def invalidate(self) -> None:
         self._renew_at = 0.0
@@ -89,6 +91,7 @@ class CognitoToken:
         self._client: Any = None
         self._client_id = ""
         self._token, self._expires = "", 0.0
+        self._lock = asyncio.Lock()  # slots asking at once: one login
 
     async def _connect(self) -> None:
         import boto3
@@ -107,11 +110,12 @@ class CognitoToken:
         self._client = boto3.client("cognito-idp", region_name=cognito["region"])
 
     async def token(self) -> str:
-        if self._client is None:
-            await self._connect()
-        if time.monotonic() >= self._expires:
-            await self._login()
-        return self._token
+        async with self._lock:
+            if self._client is None:
+                await self._connect()
+            if time.monotonic() >= self._expires:
+                await self._login()
+            return self._token
 
     async def _login(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

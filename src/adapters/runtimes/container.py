@@ -68,11 +68,22 @@ class ContainerRuntime:
         extra_args: Sequence[str] = (),
         network: str | None = None,
         pull_timeout: float = 1800,
+        host_paths: tuple[Path, Path] | None = None,
     ) -> None:
         self.binary = binary
         self.extra_args = tuple(extra_args)
         self.network = network
         self.pull_timeout = pull_timeout
+        # (work folder here, the same folder on the engine's host): when the agent itself
+        # runs in a container next to the engine (DECODE's PATH_BASE and PATH_HOST_BASE)
+        self.host_paths = host_paths
+
+    def mount_source(self, job_dir: Path) -> Path:
+        """The job folder as the container engine's host sees it."""
+        if self.host_paths is None:
+            return job_dir
+        here, host = self.host_paths
+        return host / job_dir.relative_to(here)
 
     def root_for(self, job_dir: Path) -> str:
         return CONTAINER_ROOT
@@ -94,7 +105,8 @@ class ContainerRuntime:
         args = [self.binary, "run", "--rm", "--name", spec.name, *self.extra_args]
         if self.network:
             args += ["--network", self.network]
-        args += ["--volume", f"{spec.job_dir}:{CONTAINER_ROOT}", "--workdir", CONTAINER_ROOT]
+        volume = f"{self.mount_source(spec.job_dir)}:{CONTAINER_ROOT}"
+        args += ["--volume", volume, "--workdir", CONTAINER_ROOT]
         for key, value in spec.env.items():
             args += ["--env", f"{key}={value}"]
         if spec.memory_mib:

@@ -42,7 +42,10 @@ def make_runtime(s: AgentSettings) -> Runtime:
     binary = shutil.which(s.runtime)
     if binary is None:
         raise SettingsError(f"--runtime (JOBCLOUD_RUNTIME): {s.runtime!r} is not installed")
-    return ContainerRuntime(binary, extra_args=s.container_args, network=s.network)
+    host_paths = (s.work_dir, s.host_work_dir) if s.host_work_dir else None
+    return ContainerRuntime(
+        binary, extra_args=s.container_args, network=s.network, host_paths=host_paths
+    )
 
 
 def host_description(s: AgentSettings) -> HostDescription:

@@ -79,6 +79,12 @@ OPTIONS = (
         "./jobcloud-work",
         "job folders go under it",
     ),
+    Option(
+        "--host-work-dir",
+        ("JOBCLOUD_HOST_WORK_DIR", "PATH_HOST_BASE"),
+        None,
+        "the work folder's path on the container engine's host (an agent in a container)",
+    ),
     Option("--once", ("JOBCLOUD_ONCE",), False, "run one job, then exit", "flag"),
     Option(
         "--idle-limit",
@@ -163,6 +169,7 @@ class AgentSettings:
     network: str | None
     slots: int
     work_dir: Path
+    host_work_dir: Path | None
     once: bool
     idle_limit: float
     poll_interval: float
@@ -259,7 +266,7 @@ def agent_settings(args: argparse.Namespace, env: Mapping[str, str] | None = Non
         raise SettingsError(f"--container-args (JOBCLOUD_CONTAINER_ARGS): {exc}") from None
     values["groups"] = tuple(g.strip() for g in (values["groups"] or "").split(",") if g.strip())
     values["api_url"] = values["api_url"].rstrip("/")
-    for key in ("token_file", "data_dir"):
+    for key in ("token_file", "data_dir", "host_work_dir"):
         values[key] = Path(values[key]).expanduser() if values[key] else None
     values["work_dir"] = Path(values["work_dir"]).expanduser().absolute()
     settings = AgentSettings(**values)
