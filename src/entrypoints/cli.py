@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _data_dir_option(porch)
 
-    from entrypoints.agent.settings import add_options
+    from entrypoints.agent.options import add_options
 
     worker = commands.add_parser(
         "worker", help="run jobs of a worker API (this one or DECODE's) on this machine"

@@ -121,7 +121,7 @@ def _state(pid: int) -> str:
 def test_keep_alives_hold_the_lease_of_a_run_longer_than_three_timeouts(
     deployment: Deployment,
 ) -> None:
-    # TIMEOUT_FAILURE is 2 s: the run takes 6.5 s, the download phase is slowed too.
+    # TIMEOUT_FAILURE is 2 s: the run takes 6.5 s, over three times as long.
     _, user_id = deployment.submit(shell("sleep 6.5 && echo done > out/r.txt"), files_up=FILES_UP)
     finish(deployment.worker("--once"), 30)
 

@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from entrypoints.agent.settings import add_options, agent_settings
+from entrypoints.agent.options import add_options
+from entrypoints.agent.settings import agent_settings
 from entrypoints.settings import SettingsError
 
 

@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.http.worker_api import patiently
+from adapters.http.retry import patiently
 from domain.errors import InvalidInput
 from domain.jobs import FileKind, JobSpec, Status
 from domain.runs.plan import STDERR_LOG, STDOUT_LOG, RunPlan, plan_run, uploads_of
