@@ -27,6 +27,10 @@ def test_on_a_terminal_slots_get_live_lines_and_transfers_progress_bars() -> Non
         progress = display.transfer(0, 12, "frames.tif")
         progress(512, 1024)
         progress(1024, 1024)  # done: the bar goes
+        progress(1024, 1024)  # told again (an empty file's upload reads twice): no error
+        empty = display.transfer(0, 12, "stderr.log")
+        empty(0, 0)
+        empty(0, 0)
         display.done(0)
         descriptions = [task.description for task in display._progress.tasks]
         assert descriptions == ["slot 0: idle"]

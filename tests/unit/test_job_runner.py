@@ -186,3 +186,18 @@ async def test_a_gpu_slot_passes_its_gpu_to_the_process(tmp_path: Path) -> None:
     await runner(tmp_path, FakeApi(), runtime).run(7, job(), Slot(1, gpu="1"))
     assert runtime.processes[0].spec.gpu == "1"
     assert runtime.processes[0].spec.argv == ("/bin/sh", "-c", "fit")
+
+
+class BrokenUploadApi(FakeApi):
+    async def upload(self, *args: object, **kwargs: object) -> None:
+        raise KeyError(2)  # e.g. a display callback failing inside a transfer
+
+
+async def test_a_bug_of_ours_ends_the_job_as_an_error_not_the_agent(tmp_path: Path) -> None:
+    api = BrokenUploadApi()
+    run = await runner(tmp_path, api, FakeRuntime()).run(7, job(), Slot(0))
+
+    assert run.phase is Phase.FAILED
+    assert run.reason == "agent error: KeyError: 2"
+    assert api.reports[-1] is Status.ERROR
+    assert leftovers(tmp_path) == []

@@ -156,6 +156,8 @@ class WorkerApiClient:
             raise ApiUnavailable(f"download: {type(exc).__name__} {exc}") from None
         if total is not None and size != total:
             raise TransferFailed(f"got {size} of {total} bytes")
+        if progress:
+            progress(size, size)  # the end, also when the size was not announced
         partial.replace(target)
         return size
 

@@ -78,10 +78,15 @@ class RichDisplay:
 
     def transfer(self, slot: int, job_id: int, name: str) -> Progress:
         task = self._progress.add_task(f"  job {job_id}: {name}", total=None)
+        ended = False
 
         def progress(done: int, total: int | None) -> None:
+            nonlocal ended
+            if ended:  # a retried transfer starts again: a new bar is not worth it
+                return
             self._progress.update(task, completed=done, total=total)
             if total is not None and done >= total:
+                ended = True
                 self._progress.remove_task(task)
 
         return progress

@@ -143,6 +143,9 @@ class _Job:
             await self._fail(str(exc))
         except ApiUnavailable as exc:  # out of patience: the lease is gone by now anyway
             self.state.fail(f"API unreachable: {exc}")
+        except Exception as exc:  # a bug of ours must not outlive the job
+            log.exception("job %d: unexpected failure", self.id)
+            await self._fail(f"agent error: {type(exc).__name__}: {exc}")
 
     async def _fail(self, reason: str) -> None:
         self.state.fail(reason)

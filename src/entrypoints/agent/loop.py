@@ -98,7 +98,10 @@ class Agent:
                 await self._pause(self._settings.poll_interval)
                 continue
             for job_id, spec in jobs.items():
-                await self._run_one(slot, job_id, spec)
+                try:
+                    await self._run_one(slot, job_id, spec)
+                except Exception:  # nothing but a signal stops the agent
+                    log.exception("slot %d: job %d ended in an agent error", index, job_id)
             idle_since = time.monotonic()
             if self._settings.once:
                 self.request_stop("--once: one job done")
