@@ -69,7 +69,9 @@ class Deployment:
             _stop(self.server)
             self.server = None
 
-    def worker(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    def worker(
+        self, *args: str, env: dict[str, str] | None = None, stderr: int = subprocess.STDOUT
+    ) -> subprocess.Popen[str]:
         environment = {
             **os.environ,
             "JOBCLOUD_KEEPALIVE_INTERVAL": "0.3",
@@ -95,7 +97,7 @@ class Deployment:
             ],
             env=environment,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=stderr,  # a terminal's file descriptor: the rich display
             text=True,
         )
         self.workers.append(process)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pty
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -257,3 +259,42 @@ def test_after_the_drain_timeout_running_jobs_are_stopped_and_requeued(
     # left to lease expiry: the API puts it back in the queue (TIMEOUT_FAILURE is 2 s)
     deployment.wait_status(user_id, "queued", 15)
     finish(deployment.worker("--once", "--run-timeout", "1"), 30)  # clears the queue
+
+
+def test_on_a_terminal_the_agent_shows_live_lines_and_still_runs_the_job(
+    deployment: Deployment,
+) -> None:
+    deployment.put_input("alice/in/tty.bin", os.urandom(2 * 1024 * 1024))
+    _, user_id = deployment.submit(
+        shell("cp in/tty.bin out/copy.bin"),
+        files_down={"in/tty.bin": "alice/in/tty.bin"},
+        files_up=FILES_UP,
+    )
+    primary, secondary = pty.openpty()
+    screen = bytearray()
+    reader = threading.Thread(target=_drain_pty, args=(primary, screen), daemon=True)
+    reader.start()
+    try:
+        worker = deployment.worker("--once", stderr=secondary)
+        finish(worker, 30)
+    finally:
+        os.close(secondary)
+        reader.join(timeout=5)
+        os.close(primary)
+    text = screen.decode(errors="replace")
+    assert "slot 0 job" in text  # rich's live lines, on the terminal
+    assert "\x1b[" in text  # drawn with terminal escapes, not plain log lines
+    copy = deployment.results(user_id) / "output/out/copy.bin"
+    assert copy.stat().st_size == 2 * 1024 * 1024
+    assert deployment.statuses(user_id)[-1]["status"] == "finished"
+
+
+def _drain_pty(fd: int, into: bytearray) -> None:
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        into.extend(chunk)
