@@ -72,3 +72,18 @@ def test_bad_settings_stop_with_the_name(
 ) -> None:
     with pytest.raises(SettingsError, match=named):
         parse(*argv, env=env)
+
+
+def test_worker_help_names_every_option_with_its_variables_and_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from entrypoints.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["worker", "--help"])
+    assert stopped.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for name in ("API_URL", "USERNAME", "PASSWORD", "PATH_BASE", "TIMEOUT_JOB", "TIMEOUT_STATUS"):
+        assert name in text
+    for line in text.split(" --")[2:]:  # after the usage line
+        assert "default:" in line, line
