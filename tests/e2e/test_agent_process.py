@@ -52,6 +52,7 @@ def test_inputs_are_read_and_outputs_and_logs_land_where_decode_puts_them(
     assert (results / "log/log/app.log").read_text() == "note\n"
     assert (results / "log/stdout.log").read_text() == "hello from the job\n"
     assert (results / "log/stderr.log").read_text() == "warning\n"
+    deployment.wait_status(user_id, "finished", 10)  # forwarded by the scheduler, after
     statuses = [u["status"] for u in deployment.statuses(user_id)]
     assert statuses[-3:] == ["running", "postprocessing", "finished"], statuses
     assert "preprocessing" in statuses
@@ -127,6 +128,7 @@ def test_keep_alives_hold_the_lease_of_a_run_longer_than_three_timeouts(
     _, user_id = deployment.submit(shell("sleep 6.5 && echo done > out/r.txt"), files_up=FILES_UP)
     finish(deployment.worker("--once"), 30)
 
+    deployment.wait_status(user_id, "finished", 10)  # forwarded by the scheduler, after
     statuses = [u["status"] for u in deployment.statuses(user_id)]
     assert statuses[-1] == "finished", statuses
     assert "queued" not in statuses  # the lease never expired
@@ -210,7 +212,7 @@ def test_the_same_job_in_a_podman_container(deployment: Deployment) -> None:
     stdout = (results / "log/stdout.log").read_text()
     assert stdout.startswith("hello in /files\n"), stdout
     assert "in\nlog\nout" in stdout.replace("art\n", "")
-    assert deployment.statuses(user_id)[-1]["status"] == "finished"
+    deployment.wait_status(user_id, "finished", 10)  # forwarded by the scheduler, after
 
 
 def test_a_missing_input_is_an_error_with_the_reason(deployment: Deployment) -> None:
@@ -286,7 +288,7 @@ def test_on_a_terminal_the_agent_shows_live_lines_and_still_runs_the_job(
     assert "\x1b[" in text  # drawn with terminal escapes, not plain log lines
     copy = deployment.results(user_id) / "output/out/copy.bin"
     assert copy.stat().st_size == 2 * 1024 * 1024
-    assert deployment.statuses(user_id)[-1]["status"] == "finished"
+    deployment.wait_status(user_id, "finished", 10)  # forwarded by the scheduler, after
 
 
 def _drain_pty(fd: int, into: bytearray) -> None:

@@ -53,7 +53,7 @@ def test_a_typed_command_with_an_input_an_output_a_parameter_and_stdin(
     assert result.read_text() == f"frames-data|{injection}|from stdin\n"
     assert (results / "output/stdout.txt").read_text() == f"argv 6 --frames {injection}\n"
     assert not list(deployment.work_dir.iterdir())  # no `pwned` anywhere: folder removed
-    assert deployment.statuses(user_id)[-1]["status"] == "finished"
+    deployment.wait_status(user_id, "finished", 10)  # forwarded by the scheduler, after
 
 
 def test_a_typed_command_that_writes_no_output_is_an_error(deployment: Deployment) -> None:
