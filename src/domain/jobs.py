@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from domain.commands import Command
 from domain.errors import IllegalTransition, NotAssigned
 from domain.pipelines.keys import JobKey
 
@@ -71,12 +72,14 @@ class Hardware:
     gpu_model: str | None = None
     gpu_archi: str | None = None
     gpu_mem: int | None = None
+    timeout: int | None = None  # seconds a run may take (not matched against workers)
 
 
 @dataclass(frozen=True, slots=True)
 class App:
     cmd: tuple[str, ...] | None = None
     env: dict[str, str] | None = None
+    command: Command | None = None  # a typed command, instead of `cmd`
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +110,30 @@ class JobSpec:
 
     @property
     def input_files(self) -> tuple[str, ...]:
-        return tuple((self.handler.files_down or {}).values())
+        files = tuple((self.handler.files_down or {}).values())
+        return files + self.app.command.input_files if self.app.command else files
 
     def document(self) -> dict[str, Any]:
         """The DECODE JobSpecs document: what a worker receives and the store keeps."""
         app, handler, hw = self.app, self.handler, self.hardware
         files_up = handler.files_up
+        app_document: dict[str, Any] = {
+            "cmd": list(app.cmd) if app.cmd is not None else None,
+            "env": app.env,
+        }
+        if app.command is not None:
+            app_document["command"] = app.command.document()
+        hardware: dict[str, Any] = {
+            "cpu_cores": hw.cpu_cores,
+            "memory": hw.memory,
+            "gpu_model": hw.gpu_model,
+            "gpu_archi": hw.gpu_archi,
+            "gpu_mem": hw.gpu_mem,
+        }
+        if hw.timeout is not None:
+            hardware["timeout"] = hw.timeout
         return {
-            "app": {"cmd": list(app.cmd) if app.cmd is not None else None, "env": app.env},
+            "app": app_document,
             "handler": {
                 "image_url": handler.image_url,
                 "image_name": handler.image_name,
@@ -128,13 +147,7 @@ class JobSpec:
                 "job_id": self.meta.job_id,
                 "date_created": self.meta.date_created,
             },
-            "hardware": {
-                "cpu_cores": hw.cpu_cores,
-                "memory": hw.memory,
-                "gpu_model": hw.gpu_model,
-                "gpu_archi": hw.gpu_archi,
-                "gpu_mem": hw.gpu_mem,
-            },
+            "hardware": hardware,
         }
 
     @classmethod
@@ -142,9 +155,13 @@ class JobSpec:
         """The inverse of `document`, for a document already validated (or stored by us)."""
         app, handler, meta = data["app"], data["handler"], data["meta"]
         files_up = handler.get("files_up")
-        cmd = app.get("cmd")
+        cmd, command = app.get("cmd"), app.get("command")
         return cls(
-            app=App(cmd=tuple(cmd) if cmd is not None else None, env=app.get("env")),
+            app=App(
+                cmd=tuple(cmd) if cmd is not None else None,
+                env=app.get("env"),
+                command=Command.from_document(command) if command is not None else None,
+            ),
             handler=Handler(
                 image_url=handler["image_url"],
                 image_name=handler.get("image_name"),

@@ -1,4 +1,4 @@
-"""`jobcloud serve | scheduler | token | porch-token | db upgrade`."""
+"""`jobcloud serve | scheduler | token | porch-token | worker | db upgrade`."""
 
 from __future__ import annotations
 
@@ -95,6 +95,13 @@ def _parser() -> argparse.ArgumentParser:
         help="revoke the admin tokens of that description (default: mint one)",
     )
     _data_dir_option(porch)
+
+    from entrypoints.agent.options import add_options
+
+    worker = commands.add_parser(
+        "worker", help="run jobs of a worker API (this one or DECODE's) on this machine"
+    )
+    add_options(worker)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -220,6 +227,18 @@ def _porch_token(args: argparse.Namespace) -> None:
     print(asyncio.run(run()))
 
 
+def _worker(args: argparse.Namespace) -> None:
+    from entrypoints.agent.main import run_agent
+    from entrypoints.agent.settings import agent_settings
+
+    settings = agent_settings(args)
+    if settings.verbose:
+        logging.getLogger().setLevel(logging.DEBUG)
+    else:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    raise SystemExit(asyncio.run(run_agent(settings)))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -235,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             _token(args)
         elif args.command == "porch-token":
             _porch_token(args)
+        elif args.command == "worker":
+            _worker(args)
         else:
             asyncio.run(_upgrade(_settings(args.data_dir)[0]))
             print("database is up to date")

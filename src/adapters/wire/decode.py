@@ -47,11 +47,45 @@ class HardwareSpecs(msgspec.Struct, omit_defaults=False):
     gpu_model: Annotated[Name | None, _doc("GPU model required (equal to the worker's)")] = None
     gpu_archi: Annotated[Name | None, _doc("GPU architecture required (equal)")] = None
     gpu_mem: Annotated[Int64 | None, _doc(f"GPU memory the job needs, in {MiB}")] = None
+    timeout: (
+        Annotated[
+            int,
+            msgspec.Meta(ge=1, le=limits.INT32_MAX),
+            _doc("seconds the run may take (the agent stops it)"),
+        ]
+        | None
+    ) = None
+
+
+class ArgumentSpecs(msgspec.Struct):
+    type: Annotated[
+        Literal["input", "output", "parameter"],
+        _doc("input: a file id (downloaded, replaced by its path); output: a relative path"),
+    ]
+    value: Text
+    name: Annotated[Name | None, _doc("rendered before the value, e.g. --threshold")] = None
+
+
+class StreamSpecs(msgspec.Struct):
+    type: Annotated[Literal["pipe", "file"], _doc("pipe: the text / the logs; file: a file")]
+    value: Text
+
+
+class CommandSpecs(msgspec.Struct):
+    """A typed command (seed 003): ordered arguments, no shell."""
+
+    arguments: Annotated[list[ArgumentSpecs], msgspec.Meta(min_length=1)]
+    stdin: StreamSpecs | None = None
+    stdout: StreamSpecs | None = None
+    stderr: StreamSpecs | None = None
 
 
 class AppSpecs(msgspec.Struct):
     cmd: list[Text] | None = None
     env: dict[Name, Text] | None = None
+    command: Annotated[
+        CommandSpecs | None, _doc("a typed command, instead of cmd (run without a shell)")
+    ] = None
 
 
 class HandlerSpecs(msgspec.Struct):
@@ -165,7 +199,7 @@ def to_new_job(
     limits.check_document("job.meta", body.job.meta)
     if idempotency_key is not None and body.key is not None and idempotency_key != body.key:
         raise InvalidInput("key: differs from the Idempotency-Key header")
-    document = msgspec.to_builtins(body)
+    document = _without_unset_extensions(msgspec.to_builtins(body))
     key = policy.key_for(
         namespace=body.namespace,
         given=body.key if body.key is not None else idempotency_key,
@@ -185,6 +219,17 @@ def to_new_job(
     )
 
 
+def _without_unset_extensions(document: dict[str, Any]) -> dict[str, Any]:
+    """The definition as it was before app.command and hardware.timeout existed, when they
+    are unset: derived keys of the same job stay the same."""
+    job = document["job"]
+    if job["app"].get("command") is None:
+        job["app"].pop("command", None)
+    if job["hardware"].get("timeout") is None:
+        job["hardware"].pop("timeout", None)
+    return document
+
+
 def job_specs(spec: JobSpec) -> dict[str, Any]:
     """The JobSpecs JSON a worker receives."""
     return spec.document()
@@ -200,3 +245,23 @@ def transfer_out(
         return TransferRequestOut(grant.method, grant.url, dict(grant.headers), dict(grant.data))
     headers = {"authorization": authorization} if authorization is not None else {}
     return TransferRequestOut(grant.method, own_url, headers, dict(grant.data))
+
+
+def parse_jobs(payload: bytes) -> dict[int, JobSpec]:
+    """The answer of GET /jobs, as a worker reads it: {job id: JobSpec}."""
+    try:
+        jobs = msgspec.json.decode(payload, type=dict[str, JobSpecs])
+        return {
+            int(job_id): JobSpec.from_document(msgspec.to_builtins(specs))
+            for job_id, specs in jobs.items()
+        }
+    except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
+        raise InvalidInput(f"GET /jobs answered an unexpected document: {exc}") from None
+
+
+def parse_transfer(payload: bytes) -> TransferRequestOut:
+    """A request description (GET /files/{id}/url, POST /jobs/{id}/files/url)."""
+    try:
+        return msgspec.json.decode(payload, type=TransferRequestOut)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise InvalidInput(f"unexpected request description: {exc}") from None

@@ -121,7 +121,10 @@ def job_out(job: UserJob) -> JobOut:
         priority=request.priority,
         application=ApplicationSpecs(**dataclasses.asdict(request.application)),
         attributes=request.attributes(),
-        hardware=HardwareSpecs(**dataclasses.asdict(job.hardware)),
+        # the fields of DECODE's user API (domain Hardware also has the agent's timeout)
+        hardware=HardwareSpecs(
+            **{name: getattr(job.hardware, name) for name in HardwareSpecs.__struct_fields__}
+        ),
         date_created=job.date_created,
         date_started=job.date_started,
         date_finished=job.date_finished,

@@ -1,0 +1,1 @@
+"""`jobcloud worker`: the agent that pulls jobs, runs them and reports."""
