@@ -87,6 +87,10 @@ class S3FileStore:
         self, job_id: int, kind: FileKind, base_path: str, folder: str
     ) -> TransferRequest:
         """A pre-signed POST whose policy confines the key to `folder/` and bounds the size."""
+        return await self.presigned_upload(folder)
+
+    async def presigned_upload(self, folder: str) -> TransferRequest:
+        """The pre-signed POST of `upload_request`, for any folder key (the user API's too)."""
         prefix = folder.rstrip("/") + "/" if folder else ""
         post = await self._call(
             folder,

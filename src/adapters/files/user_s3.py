@@ -24,9 +24,9 @@ class S3UserFiles:
     ) -> None:
         self._client = client
         self._bucket = bucket
-        self._ttl = ttl_seconds
-        self._max_upload = max_upload_bytes
-        self._keys = S3FileStore(client, bucket, upload_ttl_seconds=ttl_seconds)
+        self._keys = S3FileStore(
+            client, bucket, upload_ttl_seconds=ttl_seconds, max_upload_bytes=max_upload_bytes
+        )
 
     def locate(self, path: str) -> str:
         return self._keys.locate(path)
@@ -161,16 +161,4 @@ class S3UserFiles:
         return await self._keys.download_request(key)
 
     async def upload_request(self, folder: str, route: str) -> TransferRequest:
-        prefix = folder.rstrip("/") + "/"
-        post = await self._call(
-            folder,
-            self._client.generate_presigned_post,
-            self._bucket,
-            prefix + "${filename}",
-            Conditions=[
-                ["starts-with", "$key", prefix],
-                ["content-length-range", 0, self._max_upload],
-            ],
-            ExpiresIn=self._ttl,
-        )
-        return TransferRequest("post", post["url"], data=dict(post["fields"]))
+        return await self._keys.presigned_upload(folder)
