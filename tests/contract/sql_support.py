@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -157,3 +158,17 @@ async def porch_stores(backend: str, tmp_path: Path) -> AsyncIterator[tuple[Any,
             yield store, SqlPipelineStore(store._engine), tasks
         else:
             yield store, SqlPipelineStore(store._engine), SqlTaskStore(store._engine)
+
+
+@asynccontextmanager
+async def fresh_database(prefix: str = "jobcloud_e2e") -> AsyncIterator[str]:
+    """A PostgreSQL database of its own, dropped afterwards: the URL a server gets."""
+    await require_postgres()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -19,24 +17,10 @@ from litestar.testing import AsyncTestClient
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
 from tests.conftest import TokenFactory
-from tests.contract.sql_support import POSTGRES_URL, require_postgres
+from tests.contract.sql_support import fresh_database
 from tests.e2e.jobs import submitted
 
 Client = AsyncTestClient[Litestar]
-
-
-@asynccontextmanager
-async def fresh_database() -> AsyncIterator[str]:
-    """A PostgreSQL database of its own, dropped afterwards: the URL the server gets."""
-    await require_postgres()
-    name = f"jobcloud_e2e_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

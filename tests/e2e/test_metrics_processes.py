@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.contract.sql_support import POSTGRES_URL, require_postgres
+from tests.contract.sql_support import fresh_database
 from tests.e2e.test_server_process import BIN, free_port, wait_ready
 
 pytestmark = pytest.mark.postgres
@@ -22,15 +20,8 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 async def database() -> AsyncIterator[str]:
-    await require_postgres()
-    name = f"jobcloud_metrics_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_database("jobcloud_metrics") as url:
+        yield url
 
 
 def health_count(text: str) -> float:

@@ -3,7 +3,6 @@ and a database that drops the server's connections costs a 503 at most, never a 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg  # type: ignore[import-untyped]
@@ -14,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
 from tests.conftest import TokenFactory
-from tests.contract.sql_support import POSTGRES_URL, require_postgres
+from tests.contract.sql_support import POSTGRES_URL, fresh_database
 from tests.e2e.jobs import submitted
 
 pytestmark = pytest.mark.postgres
@@ -25,15 +24,8 @@ Client = AsyncTestClient[Litestar]
 @pytest.fixture
 async def database() -> AsyncIterator[str]:
     """A fresh database, dropped afterwards: the URL the server gets."""
-    await require_postgres()
-    name = f"jobcloud_e2e_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture
