@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
-from adapters.sql.postgres import Prepared, prepared_claims, prepared_reports
+from adapters.sql.pg_statements import Prepared, prepared_claims, prepared_reports
 from adapters.sql.url import async_url
 from benchmarks.harness import Backend, fresh_backend
 from benchmarks.preload import preload

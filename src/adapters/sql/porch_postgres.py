@@ -10,12 +10,11 @@ from sqlalchemy import String, bindparam, insert, literal, null, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.codec import job_from_row
+from adapters.sql.pg_statements import EVENT_COLUMNS, Prepared
 from adapters.sql.porch_tasks import SqlTaskStore, claim_statement
-from adapters.sql.postgres import PostgresJobStore, Prepared
+from adapters.sql.postgres import PostgresJobStore
 from adapters.sql.tables import job_events
 from domain.jobs import Job, Status
-
-_EVENT_COLUMNS = ["job_id", "at", "from_status", "to_status", "worker", "details", "notify"]
 
 
 def _claim_with_events(lease: bool) -> Prepared:
@@ -24,7 +23,7 @@ def _claim_with_events(lease: bool) -> Prepared:
     events = (
         insert(job_events)
         .from_select(
-            _EVENT_COLUMNS,
+            EVENT_COLUMNS,
             select(
                 claimed.c.id,
                 claimed.c.updated_at,

@@ -25,47 +25,31 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import msgspec
-from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import (
-    ARRAY,
-    BigInteger,
-    Integer,
-    String,
-    Text,
-    and_,
-    any_,
-    bindparam,
-    case,
-    func,
-    insert,
-    literal,
-    literal_column,
-    null,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.batch import Batcher, Failed, each_alone
-from adapters.sql.claim import claim_in_passes, claim_order, claim_params, picked
+from adapters.sql.claim import claim_in_passes, claim_params
 from adapters.sql.codec import job_from_row, new_job_row
 from adapters.sql.errors import describe, latch_of, outage_cause
-from adapters.sql.once import ADD_ATTEMPTS, LIVE_KEY, add_once_statement
+from adapters.sql.once import ADD_ATTEMPTS
 from adapters.sql.pg_failures import as_domain, item_can_cause
+from adapters.sql.pg_statements import (
+    ADD,
+    ADD_ONCE,
+    GET,
+    GET_LIVE_KEY,
+    Prepared,
+    prepared_claims,
+    prepared_reports,
+)
 from adapters.sql.release import give_back
-from adapters.sql.store import SqlJobStore, get_statement, job_with_tried
-from adapters.sql.tables import job_attempts, job_events, jobs, outbox
+from adapters.sql.store import SqlJobStore, job_with_tried
 from adapters.sql.url import libpq_url
 from domain.errors import JobNotFound, StoreUnavailable, Unavailable
-from domain.jobs import Job, NewJob, Report, Status
+from domain.jobs import Job, NewJob, Report
 from domain.limits import ID_MAX, check_new_job, check_offer, check_report
 from domain.matching import WorkerOffer
 
-_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
-_TIME = DateTimeUTC(timezone=True)
 _ACQUIRE_TIMEOUT_S = 10.0
 _CLAIM_ATTEMPTS = 5
 _BUSY = frozenset({"55P03"})  # lock_not_available
@@ -78,26 +62,6 @@ _CLAIM_PARAMS = (
     "p_cutoff",
     "p_now",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A statement compiled once for asyncpg: its SQL and how to order its arguments."""
-
-    sql: str
-    names: tuple[str, ...]
-    constants: Mapping[str, Any]
-
-    @classmethod
-    def of(cls, statement: Any) -> Prepared:
-        compiled = statement.compile(dialect=_DIALECT)
-        names = tuple(compiled.positiontup or ())
-        # Literals of the statement keep their value; every other parameter must be given.
-        constants = {name: v for name, v in compiled.params.items() if v is not None}
-        return cls(compiled.string, names, constants)
-
-    def args(self, params: Mapping[str, Any]) -> list[Any]:
-        return [params[n] if n in params else self.constants[n] for n in self.names]
 
 
 async def _init_connection(connection: Any, *, outbox: bool) -> None:
@@ -131,7 +95,7 @@ def _warm_up(outbox: bool) -> list[tuple[Prepared, dict[str, Any]]]:
         for retry_different in (True, False)
         for by_group in (True, False)
     ]
-    return [*claims, (prepared_reports(outbox), no_reports), (_GET, nothing)]
+    return [*claims, (prepared_reports(outbox), no_reports), (GET, nothing)]
 
 
 def _encode_json(value: Any) -> str:
@@ -246,7 +210,7 @@ class PostgresJobStore(SqlJobStore):
         if new.key is not None:
             return (await self.add_once(new, now))[0]
         async with self._connection() as connection:
-            row = await connection.fetchrow(_ADD.sql, *_ADD.args(new_job_row(new, now)))
+            row = await connection.fetchrow(ADD.sql, *ADD.args(new_job_row(new, now)))
         return job_from_row(row)
 
     async def add_once(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
@@ -259,9 +223,9 @@ class PostgresJobStore(SqlJobStore):
         params = new_job_row(new, now)
         async with self._connection() as connection:
             for _ in range(ADD_ATTEMPTS):
-                row = await connection.fetchrow(_ADD_ONCE.sql, *_ADD_ONCE.args(params))
+                row = await connection.fetchrow(ADD_ONCE.sql, *ADD_ONCE.args(params))
                 if row is None:
-                    row = await connection.fetchrow(_LIVE_KEY.sql, *_LIVE_KEY.args(params))
+                    row = await connection.fetchrow(GET_LIVE_KEY.sql, *GET_LIVE_KEY.args(params))
                     if row is not None:
                         return job_from_row(row), False
                     continue
@@ -272,7 +236,7 @@ class PostgresJobStore(SqlJobStore):
         if not 0 <= job_id <= ID_MAX:
             raise JobNotFound(job_id)
         async with self._connection() as connection:
-            row = await connection.fetchrow(_GET.sql, *_GET.args({"p_id": job_id}))
+            row = await connection.fetchrow(GET.sql, *GET.args({"p_id": job_id}))
         return job_with_tried(job_id, row)
 
     async def claim(
@@ -398,194 +362,3 @@ async def _retrying_lock_timeouts(
                 raise
             await asyncio.sleep(0.01 * (attempt + 1))
     return []
-
-
-def _param(name: str, type_: Any = None) -> Any:
-    return bindparam(name, type_=type_)
-
-
-_ADD = Prepared.of(
-    insert(jobs)
-    .values({column.name: bindparam(column.name) for column in jobs.c if column.name != "id"})
-    .returning(jobs)
-)
-
-_GET = Prepared.of(get_statement("postgresql"))
-
-
-# Run once (`adapters.sql.once` on SQLAlchemy): INSERT ... ON CONFLICT DO NOTHING, else the
-# job holding the key, in one statement.
-_ADD_ONCE = Prepared.of(add_once_statement())
-_LIVE_KEY = Prepared.of(LIVE_KEY)
-
-
-_EVENT_COLUMNS = ["job_id", "at", "from_status", "to_status", "worker", "details", "notify"]
-_OUTBOX_COLUMNS = [
-    "job_id",
-    "user_job_id",
-    "status",
-    "runtime_details",
-    "attempts",
-    "created_at",
-    "next_attempt_at",
-]
-
-
-@functools.cache
-def prepared_claims(retry_different: bool, by_group: bool, with_outbox: bool) -> Prepared:
-    """Claim for a batch of workers with the same offer but their names (`p_workers`, each
-    wanting `p_wanted` jobs; `p_limit` their sum): lock up to `p_limit` matching jobs in
-    claim order, none tried by any of them, and hand them out in that order, the first worker
-    its `wanted` first, and so on. In the same statement, record who tried them, the events
-    and (with a user API) the outbox messages. Returns the claimed rows, each with `member`,
-    the position (from 1) of its worker in the batch."""
-    member = (
-        func.unnest(_param("p_workers", ARRAY(String)), _param("p_wanted", ARRAY(Integer)))
-        .table_valued("worker", "wanted", with_ordinality="n")
-        .render_derived(name="member")
-    )
-    upto = func.sum(member.c.wanted).over(order_by=member.c.n)
-    members = select(
-        member.c.worker, member.c.n, (upto - member.c.wanted).label("after"), upto.label("upto")
-    ).cte("members")
-    picks = picked(
-        retry_different=retry_different, by_group=by_group, groups_array=True, batch=True
-    ).cte("picked")
-    ranked = select(
-        picks.c.id, func.row_number().over(order_by=claim_order(picks.c)).label("rank")
-    ).cte("ranked")
-    assigned = (
-        select(ranked.c.id, members.c.worker, members.c.n)
-        .join_from(
-            ranked, members, and_(ranked.c.rank > members.c.after, ranked.c.rank <= members.c.upto)
-        )
-        .cte("assigned")
-    )
-    now = _param("p_now", _TIME)
-    done = (
-        update(jobs)
-        .where(
-            # `= ANY(ARRAY(subquery))`: the picked ids are computed first, then each row is
-            # found by its key. (`IN (subquery)` let a generic plan hash-join a scan of the
-            # table.)
-            jobs.c.id == any_(func.array(select(assigned.c.id).scalar_subquery())),
-            jobs.c.id == assigned.c.id,
-        )
-        .values(
-            status=Status.PULLED.value,
-            worker=assigned.c.worker,
-            last_seen=now,
-            updated_at=now,
-            attempts=jobs.c.attempts + 1,
-            version=jobs.c.version + 1,
-        )
-        .returning(*jobs.c, assigned.c.n.label("member"))
-        .cte("claimed")
-    )
-    attempts = (
-        postgresql.insert(job_attempts)
-        .from_select(["job_id", "worker"], select(done.c.id, done.c.worker))
-        .on_conflict_do_nothing()
-        .cte("attempts")
-    )
-    pulled, queued = literal(Status.PULLED.value), literal(Status.QUEUED.value)
-    events = (
-        insert(job_events)
-        .from_select(
-            _EVENT_COLUMNS,
-            select(done.c.id, now, queued, pulled, done.c.worker, null(), literal(1)),
-        )
-        .cte("events")
-    )
-    ctes = [attempts, events]
-    if with_outbox:
-        messages = select(done.c.id, done.c.user_job_id, pulled, null(), literal(0), now, now)
-        ctes.append(insert(outbox).from_select(_OUTBOX_COLUMNS, messages).cte("messages"))
-    return Prepared.of(select(done).add_cte(*ctes))
-
-
-@functools.cache
-def prepared_reports(with_outbox: bool) -> Prepared:
-    """Apply a batch of reports (one array parameter per `Report` field, `p_from` each
-    report's `accepted_from` joined by commas; at most one report per job): lock, in id
-    order, each job its worker holds in a status its report is accepted from, write the
-    report and, if the status changed, its event (and outbox message). Returns the batch
-    positions (from 1) of the reports applied."""
-    report = (
-        func.unnest(
-            _param("p_id", ARRAY(BigInteger)),
-            _param("p_worker", ARRAY(String)),
-            _param("p_from", ARRAY(String)),
-            _param("p_status", ARRAY(String)),
-            _param("p_details", ARRAY(Text)),
-            _param("p_now", ARRAY(_TIME)),
-        )
-        .table_valued("id", "worker", "accepted", "status", "details", "at", with_ordinality="n")
-        .render_derived(name="report")
-    )
-    held = (
-        select(
-            jobs.c.id,
-            jobs.c.status.label("from_status"),
-            report.c.status.label("to_status"),
-            report.c.details,
-            report.c.at,
-            report.c.n,
-            jobs.c.runtime_details.label("old_details"),
-        )
-        .join_from(jobs, report, jobs.c.id == report.c.id)
-        .where(
-            # The ids again, as an array: whatever the plan, the jobs are found by their key.
-            jobs.c.id == any_(_param("p_id", ARRAY(BigInteger))),
-            jobs.c.worker == report.c.worker,
-            jobs.c.status == any_(func.string_to_array(report.c.accepted, literal_column("','"))),
-        )
-        # Locked in one order by every batch: two batches never wait for each other in turn.
-        .order_by(jobs.c.id)
-        .with_for_update(of=jobs)
-        .cte("held")
-    )
-    moved = held.c.from_status != held.c.to_status
-    written = (
-        update(jobs)
-        .where(jobs.c.id == held.c.id)
-        .values(
-            status=held.c.to_status,
-            last_seen=held.c.at,
-            runtime_details=func.coalesce(held.c.details, jobs.c.runtime_details),
-            updated_at=case((moved, held.c.at), else_=jobs.c.updated_at),
-            version=jobs.c.version + 1,
-        )
-        .returning(
-            jobs.c.id,
-            jobs.c.user_job_id,
-            jobs.c.worker,
-            held.c.from_status,
-            held.c.to_status,
-            held.c.details,
-            held.c.at,
-            held.c.n,
-            held.c.old_details,
-        )
-        .cte("written")
-    )
-    w, changed = written.c, written.c.from_status != written.c.to_status
-    events = (
-        insert(job_events)
-        .from_select(
-            _EVENT_COLUMNS,
-            select(w.id, w.at, w.from_status, w.to_status, w.worker, w.details, literal(1)).where(
-                changed
-            ),
-        )
-        .cte("events")
-    )
-    ctes = [events]
-    if with_outbox:
-        # A change, or a keep-alive with new details (`Report.news`).
-        news = and_(w.details.is_not(None), w.details.is_distinct_from(w.old_details))
-        messages = select(
-            w.id, w.user_job_id, w.to_status, w.details, literal(0), w.at, w.at
-        ).where(or_(changed, news))
-        ctes.append(insert(outbox).from_select(_OUTBOX_COLUMNS, messages).cte("messages"))
-    return Prepared.of(select(w.n).add_cte(*ctes))

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.codec import event_row
 from adapters.sql.engine import transaction
@@ -40,7 +40,6 @@ async def give_back(
         ).all()
         if not claims:
             return
-        released = [claim.id for claim in claims]
         await s.execute(
             update(jobs)
             .where(*held)
@@ -53,21 +52,30 @@ async def give_back(
                 version=jobs.c.version + 1,
             )
         )
+        await _forget_claims(s, claims, worker, now)
+
+
+async def _forget_claims(
+    s: AsyncConnection, claims: Sequence[Row[tuple[int, datetime]]], worker: str, now: datetime
+) -> None:
+    """Undo what the claims recorded beside the jobs: the worker's attempts, the claims'
+    undelivered `pulled` messages; record each give-back as an event."""
+    released = [claim.id for claim in claims]
+    await s.execute(
+        delete(job_attempts).where(
+            job_attempts.c.job_id.in_(released), job_attempts.c.worker == worker
+        )
+    )
+    for claim in claims:  # the claim's `pulled` message, if not delivered yet
         await s.execute(
-            delete(job_attempts).where(
-                job_attempts.c.job_id.in_(released), job_attempts.c.worker == worker
+            delete(outbox).where(
+                outbox.c.job_id == claim.id,
+                outbox.c.status == Status.PULLED.value,
+                outbox.c.created_at == claim.last_seen,
             )
         )
-        for claim in claims:  # the claim's `pulled` message, if not delivered yet
-            await s.execute(
-                delete(outbox).where(
-                    outbox.c.job_id == claim.id,
-                    outbox.c.status == Status.PULLED.value,
-                    outbox.c.created_at == claim.last_seen,
-                )
-            )
-        events = [
-            JobEvent(job_id, now, Status.PULLED, Status.QUEUED, worker, GIVEN_BACK, notify=False)
-            for job_id in released
-        ]
-        await s.execute(insert(job_events), [event_row(e) for e in events])
+    events = [
+        JobEvent(job_id, now, Status.PULLED, Status.QUEUED, worker, GIVEN_BACK, notify=False)
+        for job_id in released
+    ]
+    await s.execute(insert(job_events), [event_row(e) for e in events])
