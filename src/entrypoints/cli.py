@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import TypeAlias
 
 from entrypoints.bootstrap import prepare
 from entrypoints.logs import quiet_libraries
@@ -27,6 +28,9 @@ def _version() -> str:
         return "unknown"
 
 
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
 def _data_dir_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",
@@ -39,7 +43,34 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobcloud", description=__doc__)
     parser.add_argument("--version", action="version", version=f"jobcloud {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(commands)
+    scheduler = commands.add_parser("scheduler", help="run lease sweeping and status delivery")
+    scheduler.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics (its loops' lag, forwarding) on this port at /metrics"
+        " (default: JOBCLOUD_SCHEDULER_METRICS_PORT, else none)",
+    )
+    scheduler.add_argument(
+        "--metrics-host", default="127.0.0.1", help="their address (default: %(default)s)"
+    )
+    _data_dir_option(scheduler)
+    _token_parsers(commands)
 
+    from entrypoints.agent.options import add_options
+
+    worker = commands.add_parser(
+        "worker", help="run jobs of a worker API (this one or DECODE's) on this machine"
+    )
+    add_options(worker)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    _data_dir_option(db_commands.add_parser("upgrade", help="apply the migrations"))
+    return parser
+
+
+def _serve_parser(commands: Commands) -> None:
     serve = commands.add_parser("serve", help="run the API (and the scheduler, in-process)")
     serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     serve.add_argument(
@@ -67,9 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     _data_dir_option(serve)
 
-    scheduler = commands.add_parser("scheduler", help="run lease sweeping and status delivery")
-    _data_dir_option(scheduler)
 
+def _token_parsers(commands: Commands) -> None:
     token = commands.add_parser("token", help="mint a token of the local issuer")
     token.add_argument("--username", required=True, help="the worker's name (required)")
     token.add_argument(
@@ -95,18 +125,6 @@ def _parser() -> argparse.ArgumentParser:
         help="revoke the admin tokens of that description (default: mint one)",
     )
     _data_dir_option(porch)
-
-    from entrypoints.agent.options import add_options
-
-    worker = commands.add_parser(
-        "worker", help="run jobs of a worker API (this one or DECODE's) on this machine"
-    )
-    add_options(worker)
-
-    db = commands.add_parser("db", help="database maintenance")
-    db_commands = db.add_subparsers(dest="db_command", required=True)
-    _data_dir_option(db_commands.add_parser("upgrade", help="apply the migrations"))
-    return parser
 
 
 def _settings(data_dir: str | None) -> tuple[Settings, bool]:
@@ -170,9 +188,13 @@ def _serve(args: argparse.Namespace) -> None:
 
 def _scheduler(args: argparse.Namespace) -> None:
     from entrypoints.ioc import make_container
+    from entrypoints.metrics import serve_metrics
     from entrypoints.scheduler import Scheduler
 
     settings, _ = _settings(args.data_dir)
+    metrics_port = args.metrics_port or settings.scheduler_metrics_port
+    if metrics_port is not None:
+        serve_metrics(args.metrics_host, metrics_port)
 
     async def run() -> None:
         await _upgrade(settings)

@@ -5,13 +5,23 @@ oldest ages) is read at scrape time instead: `entrypoints.http.metrics`.
 Each process has its own values. With PROMETHEUS_MULTIPROC_DIR set (before start-up, an
 empty folder), prometheus-client keeps them in files there, and a scrape of any server
 process adds up all of them (`registry()`).
+
+A program without an HTTP API of its own (`jobcloud scheduler --metrics-port`) serves its
+metrics with `serve_metrics`: prometheus-client's own small server, in a thread.
 """
 
 from __future__ import annotations
 
 import os
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 
 jobs_claimed = Counter("jobcloud_jobs_claimed", "Jobs handed to workers by their pulls")
@@ -40,3 +50,14 @@ def registry() -> CollectorRegistry:
     combined = CollectorRegistry()
     MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
     return combined
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """`GET http://host:port/metrics` in a daemon thread; a port in use stops start-up."""
+    from entrypoints.settings import SettingsError
+
+    try:
+        start_http_server(port, addr=host, registry=registry())
+    except (OSError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise SettingsError(f"--metrics-port: cannot listen on {host}:{port}: {reason}") from None

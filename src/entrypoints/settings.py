@@ -63,6 +63,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # scheduler
     scheduler: bool = True
     scheduler_interval: float = 1.0
+    scheduler_metrics_port: int | None = None
     # notifications: see NotifySettings at the end of this module
     notify: NotifySettings = msgspec.field(default_factory=lambda: NotifySettings())
     # operations
@@ -212,6 +213,7 @@ def load_settings(
         jwt_username_claim=e.text("JWT_USERNAME_CLAIM", "cognito:username") or "cognito:username",
         scheduler=e.flag("JOBCLOUD_SCHEDULER", True),
         scheduler_interval=e.number("JOBCLOUD_SCHEDULER_INTERVAL", 1.0),
+        scheduler_metrics_port=e.integer("JOBCLOUD_SCHEDULER_METRICS_PORT", 0, minimum=1) or None,
         notify=load_notify_settings(e),
         access_log=e.flag("JOBCLOUD_ACCESS_LOG", True),
         keepalive_forward_interval=e.number("KEEPALIVE_FORWARD_INTERVAL", 60.0),
