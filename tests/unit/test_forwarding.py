@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from domain.errors import NotAssigned
 from domain.jobs import Status
 from domain.transfers import StatusUpdate
-from domain.use_cases.forwarding import BACKOFF_MAX, ForwardUpdates, backoff
+from domain.use_cases.forwarding import BACKOFF_MAX, GATHER, ForwardUpdates, backoff
 from domain.use_cases.keepalive import ProbeActiveJobs
 from domain.use_cases.report import ReportStatus
 from tests.fakes.clock import FakeClock
@@ -152,6 +153,45 @@ async def test_a_hanging_user_api_for_one_job_does_not_hold_back_the_others(
     await task
     assert sink.delivered_by_job()[10] == ["pulled"]
     assert await store.pending_updates(clock.now() + BACKOFF_MAX, 100) == []
+
+
+async def test_at_a_low_rate_updates_gather_instead_of_a_round_each(
+    store: InMemoryJobStore, clock: FakeClock
+) -> None:
+    """A job's update every 2 ms, each answered in 3 ms: each read of the outbox takes
+    those of `GATHER` seconds together (a round per answer would read it about a hundred
+    times in 0.3 s), and every update arrives."""
+    reads = 0
+    read = store.pending_updates
+
+    async def counted(*args: Any, **kwargs: Any) -> list[StatusUpdate]:
+        nonlocal reads
+        reads += 1
+        return await read(*args, **kwargs)
+
+    class Answering(FakeSink):
+        async def send(self, update: StatusUpdate) -> None:
+            await asyncio.sleep(0.003)
+            await super().send(update)
+
+    store.pending_updates = counted  # type: ignore[method-assign]
+    sink = Answering()
+    forward = ForwardUpdates(store, store, clock, sink)
+    running = True
+    task = asyncio.create_task(forward.run(lambda: running, 0.2))
+    started = asyncio.get_running_loop().time()
+    for user_job_id in range(150):
+        await job_with_history(store, clock, user_job_id)
+        await asyncio.sleep(0.002)
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if len(sink.delivered) == 150:
+            break
+    running = False
+    await task
+    seconds = asyncio.get_running_loop().time() - started
+    assert len(sink.delivered) == 150
+    assert reads <= seconds / GATHER + 5, (reads, seconds)
 
 
 async def test_an_attempt_that_times_out_is_retried_later(

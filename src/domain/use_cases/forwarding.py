@@ -21,6 +21,7 @@ BACKOFF_MAX = timedelta(minutes=5)
 DEFAULT_CONCURRENCY = 32
 DEFAULT_ATTEMPT_TIMEOUT = 10.0  # seconds
 SETTLE_EVERY = 0.02  # seconds an answer may wait to be recorded with others
+GATHER = 0.05  # seconds between looks at an outbox found (nearly) empty: updates gather
 
 
 def backoff(attempts: int) -> timedelta:
@@ -99,19 +100,27 @@ class ForwardUpdates:
     async def run(self, active: Callable[[], bool], idle: float) -> None:
         """Deliver while `active()`, keeping up to `concurrency` jobs in flight; answers are
         recorded together (at most `SETTLE_EVERY` seconds late), so one statement serves
-        many; poll every `idle` seconds when nothing is due."""
+        many; poll every `idle` seconds when nothing is due.
+
+        A look at the outbox that found fewer due jobs than free slots is not repeated for
+        `GATHER` seconds: at a low rate the updates of that time go together (one read, one
+        write for several) instead of one round each, for at most that much delay."""
         flying: dict[asyncio.Task[Outcome], int] = {}  # until settled, done or not
         first_done = 0.0
+        next_look = 0.0  # loop time before which the outbox is not read again
+        clock = asyncio.get_running_loop().time
         try:
             while active():
                 if self._unsettled:
                     await self.settle([])
                 running = [task for task in flying if not task.done()]
-                if len(running) <= self._concurrency // 2:
-                    await self._launch(flying, len(running))
+                free = self._concurrency - len(running)
+                if len(running) <= self._concurrency // 2 and clock() >= next_look:
+                    if (found := await self._launch(flying, free)) < free:
+                        next_look = clock() + (GATHER if found else idle)
                     running = [task for task in flying if not task.done()]
                 done = [task for task in flying if task.done()]
-                loop_time = asyncio.get_running_loop().time()
+                loop_time = clock()
                 if done and not first_done:
                     first_done = loop_time
                 if done and (not running or loop_time - first_done >= SETTLE_EVERY):
@@ -120,20 +129,21 @@ class ForwardUpdates:
                     first_done = 0.0
                     await self.settle([task.result() for task in done])
                     continue
-                wait = SETTLE_EVERY if done else idle
-                if not running:
-                    await asyncio.sleep(wait)
+                if not running:  # nor done: the outbox had nothing more
+                    await asyncio.sleep(max(0.0, next_look - clock()))
                     continue
+                wait = SETTLE_EVERY if done else idle
                 await asyncio.wait(running, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
         finally:
             await self._land(flying)
 
-    async def _launch(self, flying: dict[asyncio.Task[Outcome], int], running: int) -> None:
-        wanted = self._concurrency - running
+    async def _launch(self, flying: dict[asyncio.Task[Outcome], int], free: int) -> int:
+        """Start delivering the due jobs not in flight, up to `free` of them; how many."""
         busy = {*flying.values(), *(outcome.job_id for outcome in self._unsettled)}
-        due = await self._outbox.pending_updates(self._clock.now(), wanted, busy)
-        for messages in _by_job(due):
+        due = _by_job(await self._outbox.pending_updates(self._clock.now(), free, busy))
+        for messages in due:
             flying[asyncio.create_task(self.deliver_job(messages))] = messages[0].job_id
+        return len(due)
 
     async def _land(self, flying: dict[asyncio.Task[Outcome], int]) -> None:
         """Sends under way when delivery stops were made: wait for their answers (one
