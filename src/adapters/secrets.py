@@ -2,7 +2,9 @@
 password, anything else is the secret itself. Runs once, at start-up (blocking is fine).
 
 The Secrets Manager client is a plain boto3 client: it honours the usual AWS variables,
-including AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL for a local endpoint.
+including AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL for a local endpoint. boto3 is
+imported only when an ARN is given: every command resolves its secrets at start-up, and most
+never name an ARN (boto3 alone costs half a second of start-up).
 """
 
 from __future__ import annotations
@@ -11,10 +13,6 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:(?P<region>[a-z0-9-]*):")
 PROBLEMS = {
@@ -28,6 +26,9 @@ ClientFactory = Callable[[str], Any]
 
 
 def _secretsmanager(region: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
     config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard"})
     return boto3.client("secretsmanager", region_name=region, config=config)
 
@@ -50,6 +51,8 @@ def _fetch(arn: str, region: str, client_factory: ClientFactory) -> str:
             f"malformed Secrets Manager ARN {arn!r}"
             " (expected arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"
         )
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
     try:
         answer = client_factory(region).get_secret_value(SecretId=arn)
     except ClientError as exc:
