@@ -4,13 +4,14 @@ when JOBCLOUD_REQUIRE_PODMAN=1)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from adapters.runtimes.container import ContainerRuntime
+from adapters.runtimes.container import ContainerRuntime, job_container_name
 from adapters.runtimes.native import NativeRuntime
 from domain.runs.ports import ProcessSpec, Runtime, RuntimeFailed
 from tests.e2e.agent_support import CONTAINER_ARGS, busybox_image, podman_or_skip
@@ -148,3 +149,43 @@ def test_an_agent_in_a_container_mounts_the_job_folder_by_its_host_path(tmp_path
     arguments = runtime.run_arguments(job)
     assert "/srv/jobcloud-work/job:/files" in arguments
     assert arguments[arguments.index("--entrypoint") :][:2] == ["--entrypoint", "/bin/env"]
+
+
+def _sleepers(names: list[str]) -> None:
+    run = ["podman", "run", "-d", *CONTAINER_ARGS.split(), "--network", "none"]
+    for name in names:
+        sleeper = ["--name", name, "localhost/jobcloud-busybox:test", "sleep", "300"]
+        subprocess.run([*run, *sleeper], check=True, capture_output=True)
+
+
+def _dead_pid() -> int:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    return dead.pid
+
+
+def _remove(names: list[str]) -> None:
+    subprocess.run(["podman", "rm", "--force", "--time", "0", *names], capture_output=True)
+
+
+async def test_containers_of_an_agent_that_is_gone_are_removed_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """Named `<prefix>-<job id>-<agent pid>`: those whose agent pid is dead go, the live
+    agent's stay, other names are not touched."""
+    busybox_image(tmp_path)
+    dead = _dead_pid()
+    prefix = f"jobcloud-reap{time.monotonic_ns()}"
+    orphan = job_container_name(prefix, 7, dead)
+    live = job_container_name(prefix, 8, os.getpid())
+    other = job_container_name(prefix + "x", 9, dead)
+    try:
+        _sleepers([orphan, live, other])
+        runtime = ContainerRuntime("podman", extra_args=CONTAINER_ARGS.split())
+        assert await runtime.remove_orphans(prefix) == [orphan]
+        left = _containers().split()
+        assert orphan not in left
+        assert live in left
+        assert other in left
+    finally:
+        _remove([orphan, live, other])

@@ -3,6 +3,10 @@
 The `run` arguments are built in one place (`run_arguments`). Containers always go: `--rm`,
 and a forced `rm` after every run. Stopping: `kill --signal TERM`, then `kill` (SIGKILL)
 after the grace period.
+
+An agent killed outright (SIGKILL, a crash) leaves its containers running. Their names
+end in `-<job id>-<agent pid>` (`job_container_name`); at its next start an agent of the same
+worker name removes those whose agent process is gone (`remove_orphans`).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,6 +41,21 @@ async def _quiet(*argv: str, limit: float = 120) -> tuple[int, str]:
     return process.returncode or 0, output.decode(errors="replace").strip()
 
 
+def job_container_name(prefix: str, job_id: int, pid: int) -> str:
+    """`<prefix>-<job id>-<pid of the agent that runs it>`."""
+    return f"{prefix}-{job_id}-{pid}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 class ContainerProcess:
     def __init__(self, process: asyncio.subprocess.Process, binary: str, name: str) -> None:
         self._process, self._binary, self._name = process, binary, name
@@ -55,9 +76,13 @@ class ContainerProcess:
                 await self._process.wait()
 
     async def cleanup(self) -> None:
-        code, output = await _quiet(self._binary, "rm", "--force", self._name, limit=60)
-        if code != 0 and "no such container" not in output.lower():
-            log.warning("%s rm --force %s: %s", self._binary, self._name, output)
+        await _remove(self._binary, self._name)
+
+
+async def _remove(binary: str, name: str) -> None:
+    code, output = await _quiet(binary, "rm", "--force", name, limit=60)
+    if code != 0 and "no such container" not in output.lower():
+        log.warning("%s rm --force %s: %s", binary, name, output)
 
 
 class ContainerRuntime:
@@ -99,6 +124,24 @@ class ContainerRuntime:
         code, output = await _quiet(self.binary, "pull", image, limit=self.pull_timeout)
         if code != 0:
             raise RuntimeFailed(f"cannot pull {image}: {output[-500:]}")
+
+    async def remove_orphans(self, prefix: str) -> list[str]:
+        """Remove the containers named `<prefix>-<job id>-<pid>` whose agent process (pid) is
+        gone; their names."""
+        code, output = await _quiet(self.binary, "ps", "--all", "--format", "{{.Names}}", limit=60)
+        if code != 0:
+            log.warning("%s ps: %s; leftover containers not looked for", self.binary, output)
+            return []
+        pattern = re.compile(rf"{re.escape(prefix)}-\d+-(\d+)")
+        orphans = [
+            name
+            for name in output.split()
+            if (match := pattern.fullmatch(name)) and not _alive(int(match[1]))
+        ]
+        for name in orphans:
+            log.warning("removing container %s: its agent is gone", name)
+            await _remove(self.binary, name)
+        return orphans
 
     def run_arguments(self, spec: ProcessSpec) -> list[str]:
         """The one place where a container's command line is built."""

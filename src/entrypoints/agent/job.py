@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.http.retry import patiently
+from adapters.runtimes.container import job_container_name
 from domain.errors import InvalidInput
 from domain.jobs import FileKind, JobSpec, Status
 from domain.runs.plan import STDERR_LOG, STDOUT_LOG, RunPlan, plan_run, uploads_of
@@ -45,6 +46,11 @@ class RunnerConfig:
     kill_grace: float
     report_patience: float
     worker_name: str = "worker"
+
+    @property
+    def container_prefix(self) -> str:
+        """What the names of this worker's containers start with."""
+        return f"jobcloud-{self.worker_name}"
 
 
 @dataclass(slots=True)
@@ -184,7 +190,7 @@ class _Job:
             stdin=stdin,
             image=plan.image,
             entrypoint=plan.entrypoint,
-            name=f"jobcloud-{self.config.worker_name}-{self.id}-{os.getpid()}",
+            name=job_container_name(self.config.container_prefix, self.id, os.getpid()),
             cpu_cores=plan.limits.cpu_cores,
             memory_mib=plan.limits.memory_mib,
             gpu=self.slot.gpu,

@@ -71,6 +71,8 @@ async def run_agent(s: AgentSettings) -> int:
         worker_name=_safe_name(s.worker_name),
     )
     s.work_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(runtime, ContainerRuntime):  # containers of an agent that was killed
+        await runtime.remove_orphans(config.container_prefix)
     agent = Agent(s, api, JobRunner(api, runtime, config, display), host, display)
     loop = asyncio.get_running_loop()
     signals = {"count": 0}
