@@ -75,7 +75,13 @@ def run_one(args: argparse.Namespace, concurrency: int) -> Outcome:
             args.server_workers,
             args.pool_size,
             scheduler=not args.no_scheduler and stub is None,
-            extra_env={"USERFACING_API_URL": stub.url} if stub else {},
+            extra_env=(
+                {"USERFACING_API_URL": stub.url}
+                if stub
+                else {"JOBCLOUD_USER_API": "0"}
+                if args.no_user_side
+                else {}
+            ),
         )
         with server:
             scheduler = None
@@ -133,6 +139,12 @@ def main() -> None:
         "--user-api",
         action="store_true",
         help="forward every status to a user-API stub, the scheduler in its own process",
+    )
+    parser.add_argument(
+        "--no-user-side",
+        action="store_true",
+        help="JOBCLOUD_USER_API=0: the queue alone, no status outbox (default: the embedded"
+        " default, every status applied to the user side's jobs in-process)",
     )
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per C")
     args = parser.parse_args()
