@@ -97,8 +97,11 @@ async def test_a_dropped_database_is_503_and_one_log_line(
         assert "QUEUE_DB_URL" in lines[0]
         assert "Traceback" not in lines[0]
 
-        await admin_execute(f'CREATE DATABASE "{name}"')
-        await migrated(url)
+        # The database comes back whole: made and migrated apart, then renamed into place
+        # (the scheduler's loops would otherwise meet it empty, a different fault).
+        await admin_execute(f'CREATE DATABASE "{name}_new"')
+        await migrated(url.rsplit("/", 1)[0] + f"/{name}_new")
+        await admin_execute(f'ALTER DATABASE "{name}_new" RENAME TO "{name}"')
         ready = await client.get("/ready")
         assert ready.status_code == 200, ready.text
         lines = log.lines()

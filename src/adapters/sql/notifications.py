@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from adapters.sql.engine import transaction
 from adapters.sql.tables import PENDING_SQL, notifications
 from domain.errors import Unavailable
 from domain.jobs import Status
@@ -130,8 +131,8 @@ class SqlNotificationOutbox:
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._engine.begin() as connection:
+        try:  # an outage is StoreUnavailable, logged once by the engine's latch
+            async with transaction(self._engine) as connection:
                 yield connection
         except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
             raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc

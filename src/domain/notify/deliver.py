@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from domain.errors import DomainError, Rejected, Unavailable
+from domain.errors import DomainError, Rejected, StoreUnavailable, Unavailable
 from domain.notify.model import Channel, Notification, Outcome
 from domain.notify.ports import NotificationOutbox, Notifier
 from domain.notify.render import compose
@@ -112,6 +112,8 @@ class DeliverNotifications:
     async def _claim(self, limit: int) -> list[Notification]:
         try:
             return await self._outbox.due(self._clock.now(), limit, self._policy.hold)
+        except StoreUnavailable:  # the store logs each outage once, not each round
+            return []
         except DomainError as exc:
             log.warning("notification outbox unavailable: %s", exc)
             return []
@@ -119,6 +121,8 @@ class DeliverNotifications:
     async def _attempt_logged(self, n: Notification) -> Outcome | None:
         try:
             return await self._attempt(n)
+        except StoreUnavailable:  # it comes back after the hold; the store logged the outage
+            return None
         except DomainError as exc:  # the outbox failed: it comes back after the hold
             log.warning("notification %s: outbox failed: %s", n.key, exc)
             return None
