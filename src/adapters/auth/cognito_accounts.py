@@ -50,13 +50,10 @@ class CognitoAccounts:
     def _create(
         self, username: str, password: str, groups: frozenset[str], email: str | None
     ) -> None:
-        attributes = [{"Name": "email", "Value": email}] if email else []
+        attributes = {"UserAttributes": [{"Name": "email", "Value": email}]} if email else {}
         try:
             self._client.admin_create_user(
-                UserPoolId=self._pool,
-                Username=username,
-                UserAttributes=attributes,
-                MessageAction="SUPPRESS",
+                UserPoolId=self._pool, Username=username, MessageAction="SUPPRESS", **attributes
             )
         except ClientError as exc:
             if _code(exc) == "UsernameExistsException":

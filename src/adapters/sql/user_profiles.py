@@ -53,14 +53,18 @@ class SqlProfiles:
         return sqlite.insert(user_profiles)
 
     async def ensure(self, username: str, secret: str) -> Profile:
-        """INSERT ... ON CONFLICT DO NOTHING, then read: two first uses at once agree on
-        one secret."""
+        """A read; when there is no row, INSERT ... ON CONFLICT DO NOTHING and read again:
+        two first uses at once agree on one secret."""
+        async with self._tx() as c:
+            found = await profile_on(c, username)
+        if found is not None:
+            return found
         row = {"username": username, "webhook_secret": secret, "updated_at": datetime.now(UTC)}
         async with self._tx() as c:
             await c.execute(self._insert().values(row).on_conflict_do_nothing())
-            profile = await profile_on(c, username)
-        assert profile is not None
-        return profile
+            made = await profile_on(c, username)
+        assert made is not None
+        return made
 
     async def save(self, profile: Profile) -> None:
         """INSERT ... ON CONFLICT DO UPDATE: the user's row, made or replaced."""
