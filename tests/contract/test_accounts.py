@@ -73,3 +73,25 @@ async def test_names_are_unique_and_wrong_passwords_refused(
     with pytest.raises(NotAuthenticated):
         await store.login("nobody", PASSWORD)
     assert (await store.login("alice", PASSWORD)).token
+
+
+async def test_an_account_made_with_an_email_logs_in(
+    accounts: tuple[Accounts, TokenVerifier],
+) -> None:
+    store, verifier = accounts
+    await store.create("carol", PASSWORD, frozenset({"users"}), "carol@lab.example.org")
+    principal = await verifier.verify((await store.login("carol", PASSWORD)).token)
+    assert principal.username == "carol"
+
+
+async def test_cognito_keeps_the_email_as_the_users_attribute(aws_env: str) -> None:
+    client = make_cognito_client(REGION, aws_env)
+    pool = client.create_user_pool(PoolName=f"p-{uuid.uuid4().hex[:8]}")["UserPool"]["Id"]
+    app = client.create_user_pool_client(UserPoolId=pool, ClientName="jobcloud")
+    store = CognitoAccounts(client, pool, app["UserPoolClient"]["ClientId"])
+    await store.create("carol", PASSWORD, frozenset({"users"}), "carol@lab.example.org")
+    await store.create("dave", PASSWORD, frozenset({"users"}))
+    for name, expected in (("carol", ["carol@lab.example.org"]), ("dave", [])):
+        user = client.admin_get_user(UserPoolId=pool, Username=name)
+        emails = [a["Value"] for a in user["UserAttributes"] if a["Name"] == "email"]
+        assert emails == expected

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from adapters.auth.local import LocalIssuer
 from entrypoints.http.user.app import create_user_app
 from entrypoints.http.user.settings import UserSettings
 from entrypoints.settings import Settings
+from tests.contract.smtp_server import SmtpServer
 from tests.e2e.user_support import write_catalogue
 
 
@@ -39,3 +40,12 @@ def user_auth(settings: Settings):  # type: ignore[no-untyped-def]
         return {"Authorization": f"Bearer {token}"}
 
     return headers
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 for the mails of server processes."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -15,9 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.contract.notify_http_servers import WebhookReceiver
+from tests.contract.smtp_server import SmtpServer
 from tests.e2e.test_server_process import BIN, free_port, mint, wait_ready
 from tests.e2e.test_user_server_process import report, upload_result, wait_status
-from tests.e2e.user_support import job_body, write_catalogue
+from tests.e2e.user_support import job_body, notify_env, wait_for, write_catalogue
 
 KEY = "split-topology-key"
 
@@ -38,7 +40,7 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture
-def split(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+def split(tmp_path: Path, smtp: SmtpServer) -> Iterator[tuple[str, str, Path]]:
     data_dir = tmp_path / "data"
     port, user_port = free_port(), free_port()
     worker_base, user_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{user_port}"
@@ -47,6 +49,7 @@ def split(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         "INTERNAL_API_KEY_SECRET": KEY,
         "JOBCLOUD_DATA_DIR": str(data_dir),
         "JOBCLOUD_SCHEDULER_INTERVAL": "0.2",
+        **notify_env(smtp),  # both could send: only the user API has anything to send
     }
     worker_env = {**base_env, "USERFACING_API_URL": user_base, "JOBCLOUD_USER_API": "0"}
     user_env = {
@@ -83,17 +86,20 @@ def pull_when_there(worker: httpx.Client) -> tuple[int, dict[str, object]]:
     raise AssertionError("the submission never reached the worker API")
 
 
-def test_the_user_api_in_front_of_a_remote_worker_api(split: tuple[str, str, Path]) -> None:
-    worker_base, user_base, data_dir = split
-    user_token = subprocess.run(
-        [str(BIN / "jobcloud"), "token", "--username", "alice", "--group", "users"],
+def user_token(data_dir: Path, username: str) -> str:
+    return subprocess.run(
+        [str(BIN / "jobcloud"), "token", "--username", username, "--group", "users"],
         env={**os.environ, "JOBCLOUD_DATA_DIR": str(data_dir)},
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
+
+
+def test_the_user_api_in_front_of_a_remote_worker_api(split: tuple[str, str, Path]) -> None:
+    worker_base, user_base, data_dir = split
     worker_auth = {"Authorization": f"Bearer {mint(data_dir, 'gpu-1')}"}
-    user_auth = {"Authorization": f"Bearer {user_token}"}
+    user_auth = {"Authorization": f"Bearer {user_token(data_dir, 'alice')}"}
     with (
         httpx.Client(base_url=user_base, timeout=10, headers=user_auth) as user,
         httpx.Client(base_url=worker_base, timeout=10, headers=worker_auth) as worker,
@@ -131,3 +137,43 @@ def test_the_user_api_in_front_of_a_remote_worker_api(split: tuple[str, str, Pat
         while report(worker, queue_id, "postprocessing") != 404:
             assert time.monotonic() < deadline, "the worker was never told to stop"
             time.sleep(0.2)
+
+
+def test_the_user_api_process_sends_the_mail_and_the_webhook(
+    split: tuple[str, str, Path], smtp: SmtpServer
+) -> None:
+    """Split: the statuses arrive on PUT /_job_status, the notifications are recorded in the
+    user API's own database, and its process sends them, once."""
+    worker_base, user_base, data_dir = split
+    user_auth = {"Authorization": f"Bearer {user_token(data_dir, 'dora')}"}
+    worker_auth = {"Authorization": f"Bearer {mint(data_dir, 'gpu-2')}"}
+    with (
+        httpx.Client(base_url=user_base, timeout=10, headers=user_auth) as user,
+        httpx.Client(base_url=worker_base, timeout=10, headers=worker_auth) as worker,
+    ):
+        me = user.put("/user", json={"email": "dora@lab.example.org"}).json()
+        receiver = WebhookReceiver(me["webhook_secret"])
+        receiver.start()
+        try:
+            hook = {"webhook_url": f"{receiver.url}/all-my-jobs"}
+            assert user.put("/user", json=hook).json()["email"] == "dora@lab.example.org"
+            user.post("/files/config/exp1/upload", files={"file": ("param.yaml", b"lr: 1")})
+            job_id = user.post("/jobs", json=job_body("told")).json()["id"]
+            queue_id, _ = pull_when_there(worker)
+            assert report(worker, queue_id, "running") == 204
+            assert report(worker, queue_id, "error") == 204
+            wait_status(user, job_id, "error")
+            wait_for("the mail and the webhook", lambda: smtp.received and receiver.requests)
+            time.sleep(1.5)  # several rounds of every notification loop: nothing more comes
+            [mail] = smtp.received
+            assert mail.recipients == ["dora@lab.example.org"]
+            assert "error" in mail.part("plain")
+            [request] = receiver.requests
+            assert receiver.refusals == [None]
+            assert request.path == "/all-my-jobs"
+            assert (request.json()["job_id"], request.json()["status"]) == (job_id, "error")
+        finally:
+            receiver.stop()
+    delivered = "notifications WHERE state = 'delivered'"
+    wait_for("delivered rows", lambda: rows(data_dir / "user.db", delivered) == 2)
+    assert rows(data_dir / "queue.db", "notifications") == 0

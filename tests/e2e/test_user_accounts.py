@@ -30,8 +30,14 @@ async def test_sign_up_token_and_who_am_i(user_client: Client) -> None:
     token = await user_client.post("/token", data={"username": "alice", "password": PASSWORD})
     assert token.status_code == 200, token.text
     bearer = {"Authorization": f"Bearer {token.json()['id_token']}"}
-    me = await user_client.get("/user", headers=bearer)
-    assert me.json() == {"username": "alice", "groups": ["users"]}
+    me = (await user_client.get("/user", headers=bearer)).json()
+    assert {k: me[k] for k in ("username", "groups", "email", "webhook_url")} == {
+        "username": "alice",
+        "groups": ["users"],
+        "email": None,
+        "webhook_url": None,
+    }
+    assert len(me["webhook_secret"]) >= 40  # made by the service, shown to its owner
     assert (await user_client.get("/files", headers=bearer)).status_code == 200
 
     wrong = await user_client.post("/token", data={"username": "alice", "password": "nope-nope"})

@@ -15,22 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.contract.notify_http_servers import WebhookReceiver
 from tests.contract.smtp_server import SmtpServer
 from tests.e2e.test_server_process import BIN, free_port, mint, wait_ready
-from tests.e2e.user_support import job_body, write_catalogue
+from tests.e2e.user_support import job_body, notify_env, wait_for, write_catalogue
 
 PASSWORD = "correct horse battery"
 
 
 SCIENTIST = "alice@lab.example.org"  # an account named by its address is told by e-mail
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -42,12 +35,7 @@ def servers(tmp_path: Path, smtp: SmtpServer) -> Iterator[tuple[str, str, Path]]
         "AUTH": "1",
         "APPLICATION_CONFIG_FILE": str(write_catalogue(tmp_path)),
         "JOBCLOUD_SCHEDULER_INTERVAL": "0.2",
-        "EMAIL_SENDER_SERVICE": "smtp",
-        "EMAIL_SENDER_ADDRESS": "jobcloud@lab.example.org",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "SMTP_STARTTLS": "0",
-        "JOBCLOUD_NOTIFY_INTERVAL": "0.2",
+        **notify_env(smtp),
     }
     command = [str(BIN / "jobcloud"), "serve", "--port", str(port), "--user-port", str(user_port)]
     process = subprocess.Popen(
@@ -204,3 +192,42 @@ def test_a_job_deleted_while_running_gets_its_worker_a_404(
         assert user.delete(f"/jobs/{job_id}").status_code == 200
         assert report(worker, queue_id, "running") == 404
         assert worker.get(f"/jobs/{queue_id}/status").json() == "canceled"
+
+
+def test_the_users_email_and_a_jobs_webhook_are_told_once(
+    servers: tuple[str, str, Path], smtp: SmtpServer
+) -> None:
+    """On the embedded default the scheduler beside the worker API sends; the user API
+    process beside it does not send too."""
+    worker_base, user_base, data_dir = servers
+    worker_auth = {"Authorization": f"Bearer {mint(data_dir, 'gpu-box-3')}"}
+    with (
+        httpx.Client(base_url=user_base, timeout=10) as user,
+        httpx.Client(base_url=worker_base, timeout=10, headers=worker_auth) as worker,
+    ):
+        form = {"username": "carol", "password": PASSWORD, "email": "carol@lab.example.org"}
+        assert user.post("/user", data=form).status_code == 201
+        assert user.post("/login", data=form).status_code == 200
+        secret = user.get("/user").json()["webhook_secret"]
+        receiver = WebhookReceiver(secret)  # checks the signature with the user's secret
+        receiver.start()
+        try:
+            user.post("/files/config/exp1/upload", files={"file": ("param.yaml", b"lr: 1")})
+            body = {**job_body("hooked"), "notify": {"webhook_url": f"{receiver.url}/hook"}}
+            created = user.post("/jobs", json=body)
+            assert created.status_code == 201, created.text
+            queue_id, _ = fetch_job(worker)
+            for status in ("running", "finished"):
+                assert report(worker, queue_id, status) == 204
+            wait_for("the mail and the webhook", lambda: smtp.received and receiver.requests)
+            time.sleep(1.5)  # several rounds of every notification loop: nothing more comes
+            [mail] = smtp.received
+            assert mail.recipients == ["carol@lab.example.org"]
+            assert "hooked" in str(mail.message["Subject"])
+            [hook] = receiver.requests
+            assert receiver.refusals == [None]
+            assert hook.path == "/hook"
+            told = hook.json()
+            assert (told["job_id"], told["status"]) == (created.json()["id"], "finished")
+        finally:
+            receiver.stop()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+from tests.contract.smtp_server import SmtpServer
 
 CATALOGUE = """\
 decode:
@@ -54,3 +58,25 @@ def job_body(
         },
         "hardware": hardware,
     }
+
+
+def notify_env(smtp: SmtpServer) -> dict[str, str]:
+    """Variables of a server process that mails through `smtp` and may call webhooks on
+    127.0.0.1 (the tests' receivers), polling its notification outbox often."""
+    return {
+        "EMAIL_SENDER_SERVICE": "smtp",
+        "EMAIL_SENDER_ADDRESS": "jobcloud@lab.example.org",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_STARTTLS": "0",
+        "JOBCLOUD_NOTIFY_INTERVAL": "0.2",
+        "JOBCLOUD_WEBHOOK_ALLOW_PRIVATE": "1",
+    }
+
+
+def wait_for(what: str, ready: Callable[[], object], timeout: float = 15.0) -> None:
+    """Poll `ready` until it is true; AssertionError naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
+        time.sleep(0.1)

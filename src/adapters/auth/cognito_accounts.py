@@ -42,13 +42,18 @@ class CognitoAccounts:
         self._client_id = client_id
         self._secret = client_secret
 
-    async def create(self, username: str, password: str, groups: frozenset[str]) -> None:
-        await self._call(self._create, username, password, groups)
+    async def create(
+        self, username: str, password: str, groups: frozenset[str], email: str | None = None
+    ) -> None:
+        await self._call(self._create, username, password, groups, email)
 
-    def _create(self, username: str, password: str, groups: frozenset[str]) -> None:
+    def _create(
+        self, username: str, password: str, groups: frozenset[str], email: str | None
+    ) -> None:
+        attributes = {"UserAttributes": [{"Name": "email", "Value": email}]} if email else {}
         try:
             self._client.admin_create_user(
-                UserPoolId=self._pool, Username=username, MessageAction="SUPPRESS"
+                UserPoolId=self._pool, Username=username, MessageAction="SUPPRESS", **attributes
             )
         except ClientError as exc:
             if _code(exc) == "UsernameExistsException":

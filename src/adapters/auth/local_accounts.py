@@ -29,7 +29,10 @@ class LocalAccounts:
         # Verified against when the user does not exist, so both answers take as long.
         self._decoy = self._hasher.hash("decoy password")
 
-    async def create(self, username: str, password: str, groups: frozenset[str]) -> None:
+    async def create(
+        self, username: str, password: str, groups: frozenset[str], email: str | None = None
+    ) -> None:
+        """`email` is kept in the user's profile (`adapters.sql.user_profiles`), beside."""
         digest = await asyncio.to_thread(self._hasher.hash, password)
         row = {
             "username": username,

@@ -36,6 +36,7 @@ def user_job_row(job: UserJob, idempotency_key: str | None) -> dict[str, Any]:
         "runtime_details": job.runtime_details,
         "queue_job_id": job.queue_job_id,
         "idempotency_key": idempotency_key,
+        "webhook_url": request.webhook_url,
     }
 
 
@@ -64,6 +65,7 @@ def user_job_from_row(row: Mapping[Any, Any]) -> UserJob:
         ),
         env_vars=dict(attributes.get("env_vars") or {}),
         hardware=Hardware(**(attributes.get("hardware") or {})),
+        webhook_url=row["webhook_url"],
     )
     return UserJob(
         id=row["id"],

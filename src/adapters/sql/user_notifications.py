@@ -1,22 +1,16 @@
 """The user API's Notifications port on the notifications outbox (`adapters.sql.notifications`):
-a notice becomes its notifications in the transaction that stores the status change."""
+a notice becomes its notifications in the transaction that stores the status change,
+addressed from the user's profile (`adapters.sql.user_profiles`) as it is then."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from adapters.sql.notifications import enqueue, forget
-from domain.notify.model import JobChange, NotifyPolicy, Recipients
+from adapters.sql.user_profiles import profile_on
+from domain.accounts.profile import recipients_of
+from domain.notify.model import JobChange, NotifyPolicy
 from domain.userjobs.notices import Notice
-
-# DECODE's accounts are e-mail addresses (Cognito usernames); a local account whose name is
-# an address is told there too. Other accounts have no address to tell.
-_ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
-
-
-def recipients_of(username: str) -> Recipients:
-    return Recipients(email=username if _ADDRESS.match(username) else None)
 
 
 class SqlUserNotifications:
@@ -34,7 +28,8 @@ class SqlUserNotifications:
             date_finished=notice.date_finished,
             runtime_details=notice.runtime_details,
         )
-        recipients = recipients_of(notice.username)
+        profile = await profile_on(transaction, notice.username)
+        recipients = recipients_of(notice.username, profile, notice.webhook_url)
         await enqueue(transaction, change, recipients, self._policy, now=notice.at)
 
     async def forget(self, transaction: Any, user_job_id: int) -> None:

@@ -39,11 +39,24 @@ user_jobs = Table(
     Column("runtime_details", Text),
     Column("queue_job_id", BigInteger),
     Column("idempotency_key", String(255)),
+    Column("webhook_url", String(2000)),  # the job's own webhook (notify.webhook_url)
     UniqueConstraint("username", "job_name", name="uq_user_jobs_job_name"),
     UniqueConstraint("username", "idempotency_key", name="uq_user_jobs_idempotency_key"),
     Index("ix_user_jobs_username_id", "username", "id"),
     Index("ix_user_jobs_queue_job_id", "queue_job_id"),
     sqlite_autoincrement=True,
+)
+
+# Where a user is told of their jobs, and the secret that signs their webhooks (any accounts'
+# backend: keyed by the username of the token).
+user_profiles = Table(
+    "user_profiles",
+    metadata,
+    Column("username", String(128), primary_key=True),
+    Column("email", String(2000)),
+    Column("webhook_url", String(2000)),
+    Column("webhook_secret", String(255), nullable=False),
+    Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
 )
 
 # Split topology: submissions to a remote worker API, written with the user's job and

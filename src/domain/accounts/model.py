@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from domain.accounts.identity import (
@@ -12,7 +12,9 @@ from domain.accounts.identity import (
     check_username,
     is_admin,
 )
+from domain.accounts.profile import Profiles, new_webhook_secret
 from domain.errors import Conflict, Forbidden, InvalidInput
+from domain.notify.model import check_email
 from domain.workers import Principal
 
 MIN_PASSWORD = 8
@@ -32,8 +34,11 @@ class IssuedToken:
 class Accounts(Protocol):
     """The identity provider: the local user table and issuer, or Cognito."""
 
-    async def create(self, username: str, password: str, groups: frozenset[str]) -> None:
-        """AccountExists when the name is taken."""
+    async def create(
+        self, username: str, password: str, groups: frozenset[str], email: str | None = None
+    ) -> None:
+        """AccountExists when the name is taken. `email` goes to an identity provider that
+        keeps one (Cognito's `email` attribute); notifications read the user's Profile."""
         ...
 
     async def login(self, username: str, password: str) -> IssuedToken:
@@ -43,10 +48,12 @@ class Accounts(Protocol):
 
 class CreateAccount:
     """Anyone may create a `users` account; only an admin (a token in the `admin` group, or
-    the internal api key) may create `workers`, `cloud` or `admin` accounts."""
+    the internal api key) may create `workers`, `cloud` or `admin` accounts. An e-mail
+    address given goes into the new user's profile (and to the identity provider)."""
 
-    def __init__(self, accounts: Accounts) -> None:
+    def __init__(self, accounts: Accounts, profiles: Profiles) -> None:
         self._accounts = accounts
+        self._profiles = profiles
 
     async def __call__(
         self,
@@ -56,8 +63,11 @@ class CreateAccount:
         *,
         caller: Principal | None,
         internal: bool,
+        email: str | None = None,
     ) -> frozenset[str]:
         check_username(username)
+        if email is not None:
+            check_email(email)
         if len(password) < MIN_PASSWORD:
             raise InvalidInput(f"password: at least {MIN_PASSWORD} characters")
         groups = groups or frozenset({USERS_GROUP})
@@ -68,7 +78,10 @@ class CreateAccount:
             )
         if groups & PRIVILEGED_GROUPS and not (internal or is_admin(caller)):
             raise Forbidden("groups: only an admin may create workers, cloud or admin accounts")
-        await self._accounts.create(username, password, groups)
+        await self._accounts.create(username, password, groups, email)
+        if email is not None:
+            profile = await self._profiles.ensure(username, new_webhook_secret())
+            await self._profiles.save(replace(profile, email=email))
         return groups
 
 

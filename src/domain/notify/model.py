@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from domain.errors import InvalidInput
 from domain.jobs import Status
@@ -32,7 +33,35 @@ class JobChange:
 
 
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
-_MAX_ADDRESS = 2000
+MAX_ADDRESS = 2000  # characters of an e-mail address or a webhook URL
+
+
+def is_address(text: str) -> bool:
+    """Whether `text` looks like an e-mail address (DECODE's usernames are)."""
+    return len(text) <= MAX_ADDRESS and bool(_EMAIL.match(text))
+
+
+def check_email(value: str, field: str = "email") -> str:
+    """`value`, or InvalidInput naming `field`."""
+    if not is_address(value):
+        raise InvalidInput(f"{field}: not an e-mail address: {value[:100]!r}")
+    return value
+
+
+def check_webhook_url(value: str, field: str = "webhook_url") -> str:
+    """An http(s) URL with a host, no blanks, at most MAX_ADDRESS characters; else
+    InvalidInput naming `field`."""
+    problem = f"{field}: expected an http(s):// URL of at most {MAX_ADDRESS} characters"
+    if len(value) > MAX_ADDRESS or any(c.isspace() for c in value):
+        raise InvalidInput(f"{problem}, got {value[:100]!r}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise InvalidInput(f"{problem}, got {value[:100]!r}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"{problem}, got {value[:100]!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,17 +73,10 @@ class Recipients:
     webhook_secret: str | None = None
 
     def __post_init__(self) -> None:
-        if self.email is not None and (
-            len(self.email) > _MAX_ADDRESS or not _EMAIL.match(self.email)
-        ):
-            raise InvalidInput(f"email: not an e-mail address: {self.email!r}")
-        url = self.webhook_url
-        if url is not None and (
-            len(url) > _MAX_ADDRESS
-            or not url.lower().startswith(("http://", "https://"))
-            or any(c.isspace() for c in url)
-        ):
-            raise InvalidInput(f"webhook_url: expected an http(s):// URL, got {url!r}")
+        if self.email is not None:
+            check_email(self.email)
+        if self.webhook_url is not None:
+            check_webhook_url(self.webhook_url)
 
 
 DEFAULT_STATUSES = frozenset({Status.FINISHED, Status.ERROR})

@@ -73,6 +73,7 @@ class JobRequest:
     inputs: Inputs = field(default_factory=Inputs)
     env_vars: dict[str, str] = field(default_factory=dict)
     hardware: Hardware = field(default_factory=Hardware)
+    webhook_url: str | None = None  # this job's own webhook (beside DECODE's JobCreate)
 
     def attributes(self) -> dict[str, Any]:
         return {

@@ -26,6 +26,7 @@ class Notice:
     date_created: datetime | None = None
     date_started: datetime | None = None
     date_finished: datetime | None = None
+    webhook_url: str | None = None  # the job's own webhook; it wins over the user's
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class NotifyRule:
             after.date_created,
             after.date_started,
             after.date_finished,
+            after.request.webhook_url,
         )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from domain.accounts.identity import require_user
+from domain.accounts.profile import Profiles, new_webhook_secret
 from domain.catalogue.model import check_env
 from domain.catalogue.ports import CatalogueSource
 from domain.jobs import NewJob, Status
+from domain.notify.model import check_webhook_url
 from domain.ports import Clock
 from domain.userfiles.ports import UserFileStore
 from domain.userfiles.tree import UserTree
@@ -26,17 +28,22 @@ class SubmitUserJob:
         files: UserFileStore,
         catalogue: CatalogueSource,
         clock: Clock,
+        profiles: Profiles,
     ) -> None:
         self._store = store
         self._files = files
         self._catalogue = catalogue
         self._clock = clock
+        self._profiles = profiles
 
     async def __call__(
         self, principal: Principal, request: JobRequest, idempotency_key: str | None = None
     ) -> tuple[UserJob, bool]:
         username = require_user(principal)
         check_job_name(request.job_name)
+        if request.webhook_url is not None:
+            check_webhook_url(request.webhook_url, "notify.webhook_url")
+            await self._profiles.ensure(username, new_webhook_secret())  # signs its webhooks
         app = request.application
         entry = (await self._catalogue.current()).find(app.application, app.version, app.entrypoint)
         check_env(entry, request.env_vars)

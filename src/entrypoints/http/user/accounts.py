@@ -16,14 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.user_jobs import ping
 from domain.accounts.model import CreateAccount, Login
+from domain.accounts.profile import GetProfile, UpdateProfile
 from domain.errors import InvalidInput
 from domain.userjobs.use_cases import ApplyUserStatus
 from domain.workers import Principal
 from entrypoints.http.auth import AccessInfo, InternalCaller
 from entrypoints.http.user.ioc import MaybePrincipal
 from entrypoints.http.user.settings import UserSettings
-from entrypoints.http.user.wire import JobStatusIn
+from entrypoints.http.user.wire import JobStatusIn, ProfileIn, UserOut, to_update, user_out
 from entrypoints.settings import Settings
+
+
+async def _email(request: Request[Any, Any, Any]) -> str | None:
+    """POST /user's optional `email` form field (empty: none)."""
+    value = (await request.form()).get("email")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput("email: expected a text form field")
+    return value.strip() or None
 
 
 async def _form(request: Request[Any, Any, Any]) -> tuple[str, str, list[str]]:
@@ -57,7 +68,11 @@ def _internal(request: Request[Any, Any, Any], settings: Settings) -> bool:
 class AccountsController(Controller):
     tags = ["user: accounts"]
 
-    @post("/user", status_code=HTTP_201_CREATED, summary="Create an account (form; AUTH=1)")
+    @post(
+        "/user",
+        status_code=HTTP_201_CREATED,
+        summary="Create an account (form: username, password, groups, email; AUTH=1)",
+    )
     async def create_user(
         self,
         request: Request[Any, Any, Any],
@@ -74,6 +89,7 @@ class AccountsController(Controller):
             frozenset(groups),
             caller=caller.principal,
             internal=_internal(request, settings),
+            email=await _email(request),
         )
         return {"username": username, "groups": sorted(made)}
 
@@ -116,9 +132,29 @@ class AccountsController(Controller):
         body = {"username": username, "expires_in": issued.expires_in}
         return Response(body, cookies=[cookie])
 
-    @get("/user", summary="Who you are", security=[{"BearerToken": []}])
-    async def me(self, principal: FromDishka[Principal]) -> dict[str, Any]:
-        return {"username": principal.username, "groups": sorted(principal.groups)}
+    @get(
+        "/user",
+        summary="Who you are; for users, your e-mail, webhook and webhook secret",
+        security=[{"BearerToken": []}],
+    )
+    async def me(
+        self, principal: FromDishka[Principal], profile: FromDishka[GetProfile]
+    ) -> UserOut:
+        return user_out(principal, await profile(principal))
+
+    @put(
+        "/user",
+        status_code=HTTP_200_OK,
+        summary="Set your e-mail and webhook (null clears); new_webhook_secret: true rotates it",
+        security=[{"BearerToken": []}],
+    )
+    async def update_me(
+        self,
+        data: JSONBody[ProfileIn],
+        principal: FromDishka[Principal],
+        update: FromDishka[UpdateProfile],
+    ) -> UserOut:
+        return user_out(principal, await update(principal, to_update(data)))
 
     @get("/access_info", summary="Where users and workers authenticate")
     async def access_info(self, info: FromDishka[AccessInfo]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from entrypoints.http.user.ioc import (
 )
 from entrypoints.http.user.jobs import UserJobsController
 from entrypoints.http.user.settings import UserSettings, load_user_settings
+from entrypoints.notify_loop import notification_loop
 from entrypoints.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("jobcloud.user")
@@ -133,14 +134,22 @@ def create_user_app(
         extra.append(RemoteQueueProvider(user_api_id(settings.data_dir)))
     container = container or make_http_container(settings, *extra)
     delivery = SubmissionLoop(container, settings.scheduler_interval)
+    loops = contextlib.AsyncExitStack()
 
     async def start(app: Litestar) -> None:
-        await upgrade(await container.get(AsyncEngine))
+        engine = await container.get(AsyncEngine)
+        await upgrade(engine)
         await container.get(CatalogueSource)
         if user_settings.workerfacing_api_url:
+            # The split topology: this process is the user side's scheduler. It delivers the
+            # submissions, and sends the notifications recorded in its own database (the
+            # worker API's scheduler has none of them); on the embedded default that
+            # scheduler sends them, and this process does not.
             delivery.start()
+            await loops.enter_async_context(notification_loop(settings, engine))
 
     async def stop(app: Litestar) -> None:
+        await loops.aclose()
         await delivery.stop()
         await container.close()
 

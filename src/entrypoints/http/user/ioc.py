@@ -18,8 +18,10 @@ from adapters.files.s3 import make_s3_client
 from adapters.files.user_local import LocalUserFiles
 from adapters.files.user_s3 import S3UserFiles
 from adapters.sql.user_jobs import SqlUserJobStore
+from adapters.sql.user_profiles import SqlProfiles
 from adapters.workerapi.client import HttpQueueClient
 from domain.accounts.model import Accounts, CreateAccount, Login
+from domain.accounts.profile import GetProfile, Profiles, UpdateProfile
 from domain.catalogue.ports import CatalogueSource
 from domain.errors import NotAuthenticated
 from domain.ports import Clock, TokenVerifier
@@ -89,6 +91,10 @@ class UserProvider(Provider):
         return YamlCatalogue(catalogue_source(us, s))
 
     @provide
+    def profiles(self, engine: AsyncEngine) -> Profiles:
+        return SqlProfiles(engine)
+
+    @provide
     def accounts(
         self, engine: AsyncEngine, local: LocalIssuer, s: Settings, us: UserSettings
     ) -> Accounts:
@@ -133,6 +139,8 @@ def user_use_cases() -> Provider:
         DeleteUserJob,
         CreateAccount,
         Login,
+        GetProfile,
+        UpdateProfile,
         files.ListFiles,
         files.UploadFile,
         files.UploadRequest,

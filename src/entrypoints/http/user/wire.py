@@ -8,9 +8,11 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from domain.accounts.profile import KEEP, Profile, ProfileUpdate
 from domain.jobs import Environment, Hardware, Status
 from domain.userfiles.use_cases import Listed
 from domain.userjobs.model import Application, Inputs, JobRequest, UserJob
+from domain.workers import Principal
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -40,6 +42,12 @@ class HardwareSpecs(msgspec.Struct, omit_defaults=False):
     gpu_mem: Count | None = None
 
 
+class JobNotify(msgspec.Struct):
+    """Beyond DECODE: where this job's status changes go (its webhook wins over the user's)."""
+
+    webhook_url: str | None = None
+
+
 class JobCreate(msgspec.Struct):
     job_name: str
     application: ApplicationSpecs
@@ -47,6 +55,7 @@ class JobCreate(msgspec.Struct):
     environment: Literal["cloud", "local", "any"] | None = None
     priority: Annotated[int, msgspec.Meta(ge=0, le=5)] = 0
     hardware: HardwareSpecs | None = None
+    notify: JobNotify | None = None
 
 
 class PathsOut(msgspec.Struct):
@@ -69,6 +78,7 @@ class JobOut(msgspec.Struct):
     status: str
     runtime_details: str | None
     paths_out: PathsOut
+    notify: JobNotify | None = None
 
 
 class FileInfo(msgspec.Struct):
@@ -80,6 +90,25 @@ class FileInfo(msgspec.Struct):
 
 class Rename(msgspec.Struct):
     path: str
+
+
+class ProfileIn(msgspec.Struct, forbid_unknown_fields=True):
+    """PUT /user: a field given replaces the stored one (null clears it); absent ones stay."""
+
+    email: str | msgspec.UnsetType | None = msgspec.UNSET
+    webhook_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    new_webhook_secret: bool = False  # true: a new secret signs your webhooks from now on
+
+
+class UserOut(msgspec.Struct):
+    """GET /user: who you are; for users, where you are told of your jobs and the secret
+    that signs your webhooks (shown to you only)."""
+
+    username: str
+    groups: list[str]
+    email: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
 
 class JobStatusIn(msgspec.Struct):
@@ -109,7 +138,25 @@ def to_request(body: JobCreate) -> JobRequest:
         ),
         env_vars=dict(attributes.env_vars or {}),
         hardware=Hardware(**hardware),
+        webhook_url=body.notify.webhook_url if body.notify else None,
     )
+
+
+def to_update(body: ProfileIn) -> ProfileUpdate:
+    """InvalidInput (422) names a bad field."""
+    return ProfileUpdate(
+        email=KEEP if body.email is msgspec.UNSET else body.email,
+        webhook_url=KEEP if body.webhook_url is msgspec.UNSET else body.webhook_url,
+        new_webhook_secret=body.new_webhook_secret,
+    )
+
+
+def user_out(principal: Principal, profile: Profile | None) -> UserOut:
+    out = UserOut(principal.username, sorted(principal.groups))
+    if profile is not None:
+        out.email, out.webhook_url = profile.email, profile.webhook_url
+        out.webhook_secret = profile.webhook_secret
+    return out
 
 
 def job_out(job: UserJob) -> JobOut:
@@ -131,6 +178,7 @@ def job_out(job: UserJob) -> JobOut:
         status=job.status.value,
         runtime_details=job.runtime_details,
         paths_out=PathsOut(**job.paths_out()),
+        notify=JobNotify(request.webhook_url) if request.webhook_url else None,
     )
 
 
