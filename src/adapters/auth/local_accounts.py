@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.auth.local import LocalIssuer
+from adapters.sql.engine import transaction
 from adapters.sql.user_tables import users
 from domain.accounts.model import AccountExists, IssuedToken
 from domain.errors import NotAuthenticated, Unavailable
@@ -41,7 +42,7 @@ class LocalAccounts:
             "created_at": datetime.now(UTC),
         }
         try:
-            async with self._engine.begin() as c:
+            async with transaction(self._engine) as c:
                 await c.execute(insert(users).values(row))
         except IntegrityError:
             raise AccountExists(username) from None

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.codec import event_row, new_job_row
+from adapters.sql.engine import transaction
 from adapters.sql.store import get_statement, job_with_tried
 from adapters.sql.tables import job_events, jobs, outbox
 from adapters.sql.user_codec import (
@@ -61,8 +62,8 @@ class SqlUserJobStore:
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._engine.begin() as connection:
+        try:  # an outage is StoreUnavailable, logged once by the engine's latch
+            async with transaction(self._engine) as connection:
                 yield connection
         except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
             raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc

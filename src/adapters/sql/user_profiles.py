@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql.engine import transaction
 from adapters.sql.user_tables import user_profiles
 from domain.accounts.profile import Profile
 from domain.errors import Unavailable
@@ -41,8 +42,8 @@ class SqlProfiles:
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._engine.begin() as connection:
+        try:  # an outage is StoreUnavailable, logged once by the engine's latch
+            async with transaction(self._engine) as connection:
                 yield connection
         except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
             raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
