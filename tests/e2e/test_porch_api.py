@@ -1,17 +1,33 @@
-"""The porch API through the real app (test client): every endpoint, every refusal."""
+"""The porch API through the real app where it is mounted, the user-facing one (test client):
+every endpoint, every refusal."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from domain.pipelines.pipelines_uc import MintAdminToken
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
 
 Client = AsyncTestClient[Litestar]
 P = "/porch"
 PIPE = {"name": "align", "uri": "https://example.org/align", "version": "1.0"}
+
+
+@pytest.fixture
+def app(user_app: Litestar) -> Litestar:
+    """The user-facing app (`client` talks to it): the porch API is mounted there."""
+    return user_app
+
+
+async def test_the_worker_app_does_not_serve_it(settings: Settings) -> None:
+    async with AsyncTestClient(create_app(settings, run_scheduler=False)) as worker:
+        assert (await worker.get(f"{P}/api/v1/openapi.json")).status_code == 404
+        assert (await worker.get(f"{P}/pipelines/")).status_code == 404
 
 
 async def admin_token(app: Litestar) -> str:

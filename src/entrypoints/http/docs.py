@@ -126,8 +126,6 @@ OPENAPI = OpenAPIConfig(
         security_schemes={
             "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
             "ApiKey": SecurityScheme(type="apiKey", name="x-api-key", security_scheme_in="header"),
-            # the porch API's tokens (npg_porch's): 32 hexadecimal characters
-            "PorchToken": SecurityScheme(type="http", scheme="bearer", description="32 hex"),
         }
     ),
 )
