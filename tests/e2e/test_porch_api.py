@@ -120,6 +120,30 @@ async def test_the_openapi_document_names_the_statuses(client: Client) -> None:
     assert all(path.startswith(P + "/") for path in document["paths"])
 
 
+async def test_the_user_apps_openapi_lists_every_status_with_the_error_body(
+    client: Client,
+) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    scheme = document["components"]["securitySchemes"]["PorchToken"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    paths = document["paths"]
+    expected = {
+        ("post", f"{P}/pipelines"): {"201", "400", "401", "403", "409", "413", "422", "503"},
+        ("get", f"{P}/pipelines/{{pipeline_name}}"): {"200", "400", "401", "404", "503"},
+        ("post", f"{P}/tasks"): {"200", "201", "400", "401", "403", "404", "413", "422", "503"},
+        ("put", f"{P}/tasks"): {"200", "400", "401", "403", "404", "409", "413", "422", "503"},
+        ("post", f"{P}/tasks/claim"): {"200", "400", "401", "403", "404", "413", "503"},
+    }
+    for (method, path), statuses in expected.items():
+        operation = paths[path][method]
+        assert operation["security"] == [{"PorchToken": []}]
+        assert set(operation["responses"]) == statuses, (method, path)
+        error = operation["responses"]["401"]["content"]["application/json"]["schema"]
+        assert error == {"$ref": "#/components/schemas/ErrorBody"}
+    found = paths[f"{P}/tasks"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert found["schema"] == {"$ref": "#/components/schemas/TaskOut"}
+
+
 async def test_a_tasks_history_names_every_change(client: Client, app: Litestar) -> None:
     admin, pipe = await setup(client, app)
     body: dict[str, Any] = {"pipeline": PIPE, "task_input": {"run": 1}}
