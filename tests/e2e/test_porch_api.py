@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from domain.pipelines.pipelines_uc import MintAdminToken
 from entrypoints.http.app import create_app
+from entrypoints.http.porch.docs import MAX_BODY_BYTES
 from entrypoints.settings import Settings
 
 Client = AsyncTestClient[Litestar]
@@ -104,6 +105,8 @@ async def test_tasks_pagination_and_refusals(client: Client, app: Litestar) -> N
     no_input = await client.post(f"{P}/tasks/", json={"pipeline": PIPE}, headers=pipe)
     assert no_input.status_code == 400
     assert "task_input" in no_input.text
+    huge = {"pipeline": PIPE, "task_input": {"x": "a" * MAX_BODY_BYTES}}
+    assert (await client.post(f"{P}/tasks/", json=huge, headers=pipe)).status_code == 413
 
 
 async def test_the_openapi_document_names_the_statuses(client: Client) -> None:

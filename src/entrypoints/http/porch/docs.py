@@ -7,7 +7,7 @@ from litestar.openapi import ResponseSpec
 
 from entrypoints.http import docs
 
-# Litestar's limit on a request body (its default, which the porch API keeps).
+# The porch router's limit on a request body (Litestar's default size, made explicit).
 MAX_BODY_BYTES = 10_000_000
 
 MEANING = {
