@@ -81,3 +81,20 @@ def test_porch_token_prints_an_admin_token_and_revokes_it(
     assert "revoked 1" in capsys.readouterr().out
     with TestClient(create_user_app(settings, UserSettings())) as client:
         assert client.get("/porch/pipelines/", headers=admin).status_code == 401
+
+
+def test_porch_token_is_minted_in_the_user_apis_own_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Split topology: with DATABASE_URL the porch API keeps its tokens there."""
+    from litestar.testing import TestClient
+
+    user_db = f"sqlite:///{tmp_path / 'user.db'}"
+    monkeypatch.setenv("JOBCLOUD_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", user_db)
+    main(["porch-token", "--data-dir", str(tmp_path)])
+    admin = {"Authorization": f"Bearer {capsys.readouterr().out.strip()}"}
+    settings = load_settings({"JOBCLOUD_DATA_DIR": str(tmp_path), "JOBCLOUD_SCHEDULER": "0"})
+    with TestClient(create_user_app(settings, UserSettings(database_url=user_db))) as client:
+        pipeline = {"name": "p", "uri": "u", "version": "1"}
+        assert client.post("/porch/pipelines/", json=pipeline, headers=admin).status_code == 201
