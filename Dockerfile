@@ -18,7 +18,7 @@ ENV PATH="/app/.venv/bin:$PATH" \
     JOBCLOUD_DATA_DIR=/var/lib/jobcloud
 USER jobcloud
 WORKDIR /var/lib/jobcloud
-EXPOSE 8001
+EXPOSE 8001 8000
 HEALTHCHECK --interval=30s --timeout=3s \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8001/health')"
 CMD ["jobcloud", "serve", "--host", "0.0.0.0", "--port", "8001"]

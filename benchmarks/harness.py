@@ -102,6 +102,7 @@ class Server:
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    api: str = "worker"  # `serve --api`: "user" serves the user-facing API (and the porch API)
 
     def env(self) -> dict[str, str]:
         outside = ("USERFACING_API_URL", "COGNITO_USER_POOL_ID", "JWT_JWKS_URL")
@@ -118,11 +119,13 @@ class Server:
     def start(self, timeout_s: float = 60.0) -> Server:
         self.port = free_port()
         exe = Path(sys.executable).with_name("jobcloud")
-        args = [str(exe), "serve", "--api", "worker", "--host", HOST, "--port", str(self.port)]
+        port_option = "--user-port" if self.api == "user" else "--port"
+        args = [str(exe), "serve", "--api", self.api, "--host", HOST, port_option, str(self.port)]
         args += ["--data-dir", str(self.backend.data_dir), "--workers", str(self.server_workers)]
         if not self.scheduler:
             args.append("--no-scheduler")
-        self.log_path = self.backend.data_dir / "server.log"
+        name = "server.log" if self.api == "worker" else f"server-{self.api}.log"
+        self.log_path = self.backend.data_dir / name
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 args, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True

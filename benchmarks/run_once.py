@@ -4,11 +4,12 @@ second through the porch API's `tasks/claim`.
     uv run python -m benchmarks.run_once [--db postgres|sqlite] [--requests 2000]
         [--concurrency 8,64] [--server-workers 2]
 
-One fresh database and server for the whole run. For each C, C keep-alive connections send
-`--requests` POST /_jobs of each kind: no key (201 each), a new key each (201 each), one key
-for all (one 201, then 200 with the existing job). Then `--requests` porch tasks are added
-and C claimers call `POST porch/tasks/claim?num_tasks=1` until the pipeline has none left;
-every task must be claimed exactly once.
+One fresh database for the whole run, a worker API server (`--server-workers` processes) and
+a user API server (one process: the porch API lives there) on it. For each C, C keep-alive
+connections send `--requests` POST /_jobs of each kind to the worker API: no key (201 each), a
+new key each (201 each), one key for all (one 201, then 200 with the existing job). Then
+`--requests` porch tasks are added and C claimers call `POST porch/tasks/claim?num_tasks=1` on
+the user API until the pipeline has none left; every task must be claimed exactly once.
 """
 
 from __future__ import annotations
@@ -104,48 +105,52 @@ def row(label: str, c: int, wall: float, statuses: Counter[int], latencies: list
     return f"{label:<22} {c:>3} {total:>6} {total / wall:>8,.0f} {p50:>7.1f} {p99:>7.1f}  {codes}"
 
 
+def submissions(server: Server, args: argparse.Namespace) -> None:
+    """Keyed and unkeyed `POST /_jobs` on the worker API."""
+    api = {"x-api-key": server.api_key}
+    for c in args.concurrency:
+        for kind in ("no key", "new key", "duplicate key"):
+            outcome = asyncio.run(_drive(server, c, args.requests, submission(kind, f"c{c}"), api))
+            print(row(f"POST /_jobs {kind}", c, *outcome), flush=True)
+
+
+def porch(server: Server, args: argparse.Namespace) -> None:
+    """Tasks added, then claimed, through the porch API of the user API."""
+    token = admin_token(server)
+    admin = {"Authorization": f"Bearer {token}"}
+    pipeline = json.dumps(PIPELINE).encode()
+    asyncio.run(_drive(server, 1, 1, lambda n: ("POST", "/porch/pipelines/", pipeline), admin))
+    for c in args.concurrency:
+
+        def task(n: int, c: int = c) -> tuple[str, str, bytes]:
+            body = {"pipeline": PIPELINE, "task_input": {"c": c, "n": n}}
+            return "POST", "/porch/tasks/", json.dumps(body).encode()
+
+        added = asyncio.run(_drive(server, c, args.requests, task, admin))
+        print(row("POST porch/tasks/", c, *added), flush=True)
+        if server.backend.kind == "postgres":
+            asyncio.run(analyze(server.backend))
+        wall, handed, requests = asyncio.run(_claims(server, token, c))
+        doubles = sum(1 for n in handed.values() if n > 1)
+        print(
+            f"{'POST porch/tasks/claim':<22} {c:>3} {requests:>6} "
+            f"{sum(handed.values()) / wall:>8,.0f} claims/s; "
+            f"{len(handed)} of {args.requests} tasks claimed, {doubles} twice",
+            flush=True,
+        )
+
+
 def run(args: argparse.Namespace) -> None:
     with fresh_backend(args.db) as backend:
         server = Server(backend, server_workers=args.server_workers).start(timeout_s=180)
+        user = Server(backend, scheduler=False, api="user", api_key=server.api_key)
         try:
-            token = admin_token(server)
-            admin = {"Authorization": f"Bearer {token}"}
-            api = {"x-api-key": server.api_key}
+            user.start(timeout_s=180)
             print(f"{'kind':<22} {'C':>3} {'req':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
-            for c in args.concurrency:
-                for kind in ("no key", "new key", "duplicate key"):
-                    outcome = asyncio.run(
-                        _drive(server, c, args.requests, submission(kind, f"c{c}"), api)
-                    )
-                    print(row(f"POST /_jobs {kind}", c, *outcome), flush=True)
-            asyncio.run(
-                _drive(
-                    server,
-                    1,
-                    1,
-                    lambda n: ("POST", "/porch/pipelines/", json.dumps(PIPELINE).encode()),
-                    admin,
-                )
-            )
-            for c in args.concurrency:
-
-                def task(n: int, c: int = c) -> tuple[str, str, bytes]:
-                    body = {"pipeline": PIPELINE, "task_input": {"c": c, "n": n}}
-                    return "POST", "/porch/tasks/", json.dumps(body).encode()
-
-                added = asyncio.run(_drive(server, c, args.requests, task, admin))
-                print(row("POST porch/tasks/", c, *added), flush=True)
-                if backend.kind == "postgres":
-                    asyncio.run(analyze(backend))
-                wall, handed, requests = asyncio.run(_claims(server, token, c))
-                doubles = sum(1 for n in handed.values() if n > 1)
-                print(
-                    f"{'POST porch/tasks/claim':<22} {c:>3} {requests:>6} "
-                    f"{sum(handed.values()) / wall:>8,.0f} claims/s; "
-                    f"{len(handed)} of {args.requests} tasks claimed, {doubles} twice",
-                    flush=True,
-                )
+            submissions(server, args)
+            porch(user, args)
         finally:
+            user.stop()
             server.stop()
 
 

@@ -114,7 +114,9 @@ def _token_parsers(commands: Commands) -> None:
     _data_dir_option(token)
 
     porch = commands.add_parser(
-        "porch-token", help="print a new admin token of the porch API (npg_porch_cli)"
+        "porch-token",
+        help="print a new admin token of the porch API (npg_porch_cli), in the user API's"
+        " database (DATABASE_URL, else QUEUE_DB_URL)",
     )
     porch.add_argument(
         "--description", default="admin", help="kept with the token (default: %(default)s)"
@@ -230,8 +232,12 @@ def _porch_token(args: argparse.Namespace) -> None:
     from adapters.sql.porch import SqlPipelineStore
     from adapters.sql.url import async_url
     from domain.pipelines.pipelines_uc import MintAdminToken
+    from entrypoints.http.user.app import own_database
+    from entrypoints.http.user.settings import load_user_settings
 
     settings, _ = _settings(args.data_dir)
+    # the porch API is the user API's: its database (DATABASE_URL, else the queue's)
+    settings = prepare(own_database(settings, load_user_settings()))
 
     async def run() -> str:
         await _upgrade(settings)  # a database refusal: one line naming QUEUE_DB_URL

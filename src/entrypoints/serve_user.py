@@ -49,6 +49,11 @@ def serve_user(
             f" --data-dir {settings.data_dir}",
             flush=True,
         )
+    print(
+        f"  porch API (npg_porch_cli --base_url): {base}/porch/  admin token: {command}"
+        f" porch-token --data-dir {settings.data_dir}",
+        flush=True,
+    )
     if os.environ.pop("JOBCLOUD_EXIT_WITH_PARENT", None) == "1":
         exit_with_parent()  # beside `serve --api both`: its death (even kill -9) stops us
     Granian(

@@ -23,10 +23,13 @@ def user_settings(tmp_path: Path) -> UserSettings:
 
 
 @pytest.fixture
-async def user_client(
-    settings: Settings, user_settings: UserSettings
-) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(create_user_app(settings, user_settings)) as client:
+def user_app(settings: Settings, user_settings: UserSettings) -> Litestar:
+    return create_user_app(settings, user_settings)
+
+
+@pytest.fixture
+async def user_client(user_app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(user_app) as client:
         yield client
 
 

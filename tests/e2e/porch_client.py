@@ -29,7 +29,7 @@ class InvalidStatus(Exception):
 @dataclass
 class PorchCli:
     http: httpx.Client
-    base_url: str  # e.g. http://127.0.0.1:8001/porch/
+    base_url: str  # e.g. http://127.0.0.1:8000/porch/ (the user API's port)
     token: str
     name: str | None = None
     uri: str | None = None

@@ -10,6 +10,8 @@ from litestar.testing import AsyncTestClient
 from adapters.auth.local import LocalIssuer
 from entrypoints.cli import main
 from entrypoints.http.app import create_app
+from entrypoints.http.user.app import create_user_app
+from entrypoints.http.user.settings import UserSettings
 from entrypoints.settings import load_settings
 
 
@@ -73,9 +75,26 @@ def test_porch_token_prints_an_admin_token_and_revokes_it(
     settings = load_settings({"JOBCLOUD_DATA_DIR": str(tmp_path), "JOBCLOUD_SCHEDULER": "0"})
     admin = {"Authorization": f"Bearer {token}"}
     pipeline = {"name": "p", "uri": "u", "version": "1"}
-    with TestClient(create_app(settings, run_scheduler=False)) as client:
+    with TestClient(create_user_app(settings, UserSettings())) as client:  # the user API's
         assert client.post("/porch/pipelines/", json=pipeline, headers=admin).status_code == 201
     main(["porch-token", "--description", "ops", "--revoke", "--data-dir", str(tmp_path)])
     assert "revoked 1" in capsys.readouterr().out
-    with TestClient(create_app(settings, run_scheduler=False)) as client:
+    with TestClient(create_user_app(settings, UserSettings())) as client:
         assert client.get("/porch/pipelines/", headers=admin).status_code == 401
+
+
+def test_porch_token_is_minted_in_the_user_apis_own_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Split topology: with DATABASE_URL the porch API keeps its tokens there."""
+    from litestar.testing import TestClient
+
+    user_db = f"sqlite:///{tmp_path / 'user.db'}"
+    monkeypatch.setenv("JOBCLOUD_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", user_db)
+    main(["porch-token", "--data-dir", str(tmp_path)])
+    admin = {"Authorization": f"Bearer {capsys.readouterr().out.strip()}"}
+    settings = load_settings({"JOBCLOUD_DATA_DIR": str(tmp_path), "JOBCLOUD_SCHEDULER": "0"})
+    with TestClient(create_user_app(settings, UserSettings(database_url=user_db))) as client:
+        pipeline = {"name": "p", "uri": "u", "version": "1"}
+        assert client.post("/porch/pipelines/", json=pipeline, headers=admin).status_code == 201

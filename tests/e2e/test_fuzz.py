@@ -1,14 +1,14 @@
-"""Zero 5xx from fuzzing (issue 9, item 1): schemathesis generates requests from the whole
-published OpenAPI (`/schema/openapi.json`) and sends them to the ASGI app, with a valid worker
-token and the api key, on SQLite and on PostgreSQL: schemathesis's coverage phase (the
-boundaries of every constraint, within and beyond them) and then random examples. Bounded so
-CI stays fast: a few random examples per operation (`JOBCLOUD_FUZZ_EXAMPLES`, default 75), no
-shrinking, no example database.
+"""Zero 5xx from fuzzing (issue 9, item 1): schemathesis generates requests from the published
+OpenAPI and sends them to the ASGI app, on SQLite and on PostgreSQL: schemathesis's coverage
+phase (the boundaries of every constraint, within and beyond them) and then random examples.
+Bounded so CI stays fast: a few random examples per operation (`JOBCLOUD_FUZZ_EXAMPLES`,
+default 75), no shrinking, no example database.
 
-Checks: no server error, a status the OpenAPI documents for the operation (not yet for the
-porch API, whose OpenAPI lists no error status), and a response body that matches the schema
-documented for that status. The porch API (`/porch/...`) is fuzzed with an admin token of its
-own (`jobcloud porch-token`).
+Two documents: the worker app's whole OpenAPI (`/schema/openapi.json`), with a valid worker
+token and the api key; and the porch API's operations (`/porch/...`) of the user-facing app's
+OpenAPI, where that API is mounted, with an admin token of its own (`jobcloud porch-token`).
+Checks, on both: no server error, a status the OpenAPI documents for the operation, and a
+response body that matches the schema documented for that status.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
-from schemathesis.python.asgi import shutdown_lifespans
+from schemathesis.python.asgi import get_client, shutdown_lifespans
 from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
@@ -36,6 +36,8 @@ from schemathesis.specs.openapi.checks import (
 
 from adapters.auth.local import LocalIssuer
 from entrypoints.http.app import create_app
+from entrypoints.http.user.app import create_user_app
+from entrypoints.http.user.settings import UserSettings
 from entrypoints.settings import load_settings
 from tests.conftest import API_KEY
 from tests.contract.sql_support import POSTGRES_URL, REQUIRE_POSTGRES
@@ -44,9 +46,9 @@ from tests.e2e.jobs import submitted
 PORCH = "/porch/"
 EXAMPLES = int(os.environ.get("JOBCLOUD_FUZZ_EXAMPLES", "75"))
 CHECKS: list[Any] = [not_a_server_error, status_code_conformance, response_schema_conformance]
-# The porch API's OpenAPI does not list its error statuses yet (401, 404, 422; 200 for an
-# existing pipeline): status-code conformance is left out there until it does.
-PORCH_CHECKS: list[Any] = [not_a_server_error, response_schema_conformance]
+PIPE = {"name": "align", "uri": "https://example.org/align", "version": "1.0"}
+
+Fuzzed = tuple[Any, dict[str, str]]  # the loaded schema, bound to its app; the headers
 
 
 def _database(action: str, name: str) -> bool:
@@ -69,11 +71,10 @@ def _database(action: str, name: str) -> bool:
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def fuzz_app(
+def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Any, dict[str, dict[str, str]]]]:
-    """The app's published schema, loaded from the app itself, bound to the app; jobs queued
-    and held so that the worker operations find something to act on."""
+) -> Iterator[dict[str, str]]:
+    """The environment of one deployment (a fresh database); its apps stopped at the end."""
     data = tmp_path_factory.mktemp("fuzz") / "data"
     env = {"JOBCLOUD_DATA_DIR": str(data), "INTERNAL_API_KEY_SECRET": API_KEY}
     database = f"jobcloud_fuzz_{uuid.uuid4().hex[:10]}"
@@ -81,17 +82,39 @@ def fuzz_app(
         if not _database('CREATE DATABASE "{name}"', database):
             pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}")
         env["QUEUE_DB_URL"] = f"{POSTGRES_URL.rsplit('/', 1)[0]}/{database}"
-    app = create_app(load_settings(env), run_scheduler=False)
     try:
-        schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
-        token = LocalIssuer(data).mint("fuzz-worker", ["workers"], 3600)
-        headers = {"Authorization": f"Bearer {token}", "x-api-key": API_KEY}
-        _seed(schema, headers)
-        yield schema, {"": headers, PORCH: {"Authorization": f"Bearer {_porch_token(env)}"}}
+        yield env
     finally:
         shutdown_lifespans()
         if request.param == "postgres":
             _database('DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', database)
+
+
+@pytest.fixture(scope="module")
+def worker_api(deployment: dict[str, str]) -> Fuzzed:
+    """The worker app's published schema, loaded from the app itself, bound to the app; jobs
+    queued and held so that the worker operations find something to act on."""
+    app = create_app(load_settings(deployment), run_scheduler=False)
+    schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
+    token = LocalIssuer(Path(deployment["JOBCLOUD_DATA_DIR"])).mint(
+        "fuzz-worker", ["workers"], 3600
+    )
+    headers = {"Authorization": f"Bearer {token}", "x-api-key": API_KEY}
+    _seed_jobs(schema, headers)
+    return schema, headers
+
+
+@pytest.fixture(scope="module")
+def porch_api(deployment: dict[str, str]) -> Fuzzed:
+    """The porch operations of the user app's published schema, bound to the user app; a
+    pipeline with tasks in every state the seed reaches."""
+    app = create_user_app(load_settings(deployment), UserSettings())
+    schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app).include(
+        path_regex=f"^{PORCH}"
+    )
+    headers = {"Authorization": f"Bearer {_porch_token(deployment)}"}
+    _seed_tasks(schema, headers)
+    return schema, headers
 
 
 def _porch_token(env: dict[str, str]) -> str:
@@ -107,15 +130,8 @@ def _porch_token(env: dict[str, str]) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def headers_for(operation: Any, headers: dict[str, dict[str, str]]) -> dict[str, str]:
-    """The porch API's own token for its operations; the worker token and api key else."""
-    return headers[PORCH] if operation.path.startswith(PORCH) else headers[""]
-
-
-def _seed(schema: Any, headers: dict[str, str]) -> None:
+def _seed_jobs(schema: Any, headers: dict[str, str]) -> None:
     """Queue jobs through the API, and have the fuzzing worker hold some of them."""
-    from schemathesis.python.asgi import get_client
-
     with get_client(schema.app) as client:
         for _ in range(20):
             response = client.post("/_jobs", json=submitted(), headers=headers)
@@ -124,8 +140,18 @@ def _seed(schema: Any, headers: dict[str, str]) -> None:
         assert len(held.json()) == 10, held.text
 
 
-def checks_for(operation: Any) -> list[Any]:
-    return PORCH_CHECKS if operation.path.startswith(PORCH) else CHECKS
+def _seed_tasks(schema: Any, headers: dict[str, str]) -> None:
+    """A pipeline and its tasks: pending, claimed, running, failed."""
+    with get_client(schema.app) as client:
+        assert client.post("/porch/pipelines/", json=PIPE, headers=headers).status_code == 201
+        for i in range(6):
+            task = {"pipeline": PIPE, "task_input": {"sample": i}}
+            assert client.post("/porch/tasks/", json=task, headers=headers).status_code == 201
+        claim = client.post("/porch/tasks/claim?num_tasks=3", json=PIPE, headers=headers)
+        assert len(claim.json()) == 3, claim.text
+        for i, status in ((0, "RUNNING"), (1, "RUNNING"), (1, "FAILED")):
+            task = {"pipeline": PIPE, "task_input": {"sample": i}, "status": status}
+            assert client.put("/porch/tasks/", json=task, headers=headers).status_code == 200
 
 
 def cover(operation: Any, headers: dict[str, str]) -> None:
@@ -137,7 +163,7 @@ def cover(operation: Any, headers: dict[str, str]) -> None:
         generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
         generation_config=loaded.config.generation_for(operation=operation),
     ):
-        case.call_and_validate(headers=headers, checks=checks_for(operation))
+        case.call_and_validate(headers=headers, checks=CHECKS)
 
 
 def fuzz(operation: Any, headers: dict[str, str]) -> None:
@@ -152,34 +178,40 @@ def fuzz(operation: Any, headers: dict[str, str]) -> None:
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:
-        case.call_and_validate(headers=headers, checks=checks_for(operation))
+        case.call_and_validate(headers=headers, checks=CHECKS)
 
     run()
 
 
-def test_no_request_from_the_openapi_gets_a_5xx(
-    fuzz_app: tuple[Any, dict[str, dict[str, str]]],
-) -> None:
-    loaded, headers = fuzz_app
+def fuzz_every_operation(loaded: Any, headers: dict[str, str]) -> list[str]:
+    """Cover and fuzz every operation of `loaded`: the failures, one line per operation."""
     failures = []
     for result in loaded.get_all_operations():
         operation = result.ok()
         try:
-            cover(operation, headers_for(operation, headers))
-            fuzz(operation, headers_for(operation, headers))
+            cover(operation, headers)
+            fuzz(operation, headers)
         except (Exception, BaseExceptionGroup) as exc:  # every operation, every failure
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    return failures
+
+
+def operations(loaded: Any) -> set[str]:
+    return {f"{r.ok().method.upper()} {r.ok().path}" for r in loaded.get_all_operations()}
+
+
+def test_no_request_from_the_worker_openapi_gets_a_5xx(worker_api: Fuzzed) -> None:
+    failures = fuzz_every_operation(*worker_api)
     assert not failures, "\n\n".join(failures)
 
 
-def test_the_fuzzing_reaches_every_operation(
-    fuzz_app: tuple[Any, dict[str, dict[str, str]]],
-) -> None:
-    """The fuzz covers the whole published API, not a part of it."""
-    loaded, _ = fuzz_app
-    operations = {
-        f"{result.ok().method.upper()} {result.ok().path}" for result in loaded.get_all_operations()
-    }
+def test_no_request_to_the_porch_api_gets_a_5xx(porch_api: Fuzzed) -> None:
+    failures = fuzz_every_operation(*porch_api)
+    assert not failures, "\n\n".join(failures)
+
+
+def test_the_fuzzing_reaches_every_operation(worker_api: Fuzzed, porch_api: Fuzzed) -> None:
+    """The fuzz covers the whole published worker API and the whole porch API."""
     assert {
         "GET /jobs",
         "GET /jobs/{job_id}/status",
@@ -188,4 +220,19 @@ def test_the_fuzzing_reaches_every_operation(
         "POST /jobs/{job_id}/files/upload",
         "GET /files/{file_path}",
         "POST /_jobs",
-    } <= operations
+    } <= operations(worker_api[0])
+    assert not any(path.split()[1].startswith(PORCH) for path in operations(worker_api[0]))
+    assert operations(porch_api[0]) == {
+        "GET /porch/pipelines",
+        "POST /porch/pipelines",
+        "GET /porch/pipelines/{pipeline_name}",
+        "POST /porch/pipelines/{pipeline_name}/token/{token_desc}",
+        "DELETE /porch/pipelines/{pipeline_name}/token/{token_desc}",
+        "GET /porch/tasks",
+        "POST /porch/tasks",
+        "PUT /porch/tasks",
+        "POST /porch/tasks/claim",
+        "GET /porch/tasks/{task_input_id}/history",
+        "GET /porch/ops",
+        "GET /porch/ops/page",
+    }

@@ -1,17 +1,34 @@
-"""The porch API through the real app (test client): every endpoint, every refusal."""
+"""The porch API through the real app where it is mounted, the user-facing one (test client):
+every endpoint, every refusal."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from domain.pipelines.pipelines_uc import MintAdminToken
+from entrypoints.http.app import create_app
+from entrypoints.http.porch.docs import MAX_BODY_BYTES
+from entrypoints.settings import Settings
 
 Client = AsyncTestClient[Litestar]
 P = "/porch"
 PIPE = {"name": "align", "uri": "https://example.org/align", "version": "1.0"}
+
+
+@pytest.fixture
+def app(user_app: Litestar) -> Litestar:
+    """The user-facing app (`client` talks to it): the porch API is mounted there."""
+    return user_app
+
+
+async def test_the_worker_app_does_not_serve_it(settings: Settings) -> None:
+    async with AsyncTestClient(create_app(settings, run_scheduler=False)) as worker:
+        assert (await worker.get(f"{P}/api/v1/openapi.json")).status_code == 404
+        assert (await worker.get(f"{P}/pipelines/")).status_code == 404
 
 
 async def admin_token(app: Litestar) -> str:
@@ -88,6 +105,8 @@ async def test_tasks_pagination_and_refusals(client: Client, app: Litestar) -> N
     no_input = await client.post(f"{P}/tasks/", json={"pipeline": PIPE}, headers=pipe)
     assert no_input.status_code == 400
     assert "task_input" in no_input.text
+    huge = {"pipeline": PIPE, "task_input": {"x": "a" * MAX_BODY_BYTES}}
+    assert (await client.post(f"{P}/tasks/", json=huge, headers=pipe)).status_code == 413
 
 
 async def test_the_openapi_document_names_the_statuses(client: Client) -> None:
@@ -102,6 +121,30 @@ async def test_the_openapi_document_names_the_statuses(client: Client) -> None:
     ]
     assert f"{P}/tasks/claim" in document["paths"]
     assert all(path.startswith(P + "/") for path in document["paths"])
+
+
+async def test_the_user_apps_openapi_lists_every_status_with_the_error_body(
+    client: Client,
+) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    scheme = document["components"]["securitySchemes"]["PorchToken"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    paths = document["paths"]
+    expected = {
+        ("post", f"{P}/pipelines"): {"201", "400", "401", "403", "409", "413", "422", "503"},
+        ("get", f"{P}/pipelines/{{pipeline_name}}"): {"200", "400", "401", "404", "503"},
+        ("post", f"{P}/tasks"): {"200", "201", "400", "401", "403", "404", "413", "422", "503"},
+        ("put", f"{P}/tasks"): {"200", "400", "401", "403", "404", "409", "413", "422", "503"},
+        ("post", f"{P}/tasks/claim"): {"200", "400", "401", "403", "404", "413", "503"},
+    }
+    for (method, path), statuses in expected.items():
+        operation = paths[path][method]
+        assert operation["security"] == [{"PorchToken": []}]
+        assert set(operation["responses"]) == statuses, (method, path)
+        error = operation["responses"]["401"]["content"]["application/json"]["schema"]
+        assert error == {"$ref": "#/components/schemas/ErrorBody"}
+    found = paths[f"{P}/tasks"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert found["schema"] == {"$ref": "#/components/schemas/TaskOut"}
 
 
 async def test_a_tasks_history_names_every_change(client: Client, app: Litestar) -> None:

@@ -1,6 +1,7 @@
 """Against real `jobcloud serve` processes over sockets: a pipeline wrapper's whole day with
-the requests npg_porch_cli sends, and 64 concurrent identical submissions through one server
-and through two, on SQLite and PostgreSQL."""
+the requests npg_porch_cli sends to the user-facing API (`--api user`, where the porch API
+lives), and 64 concurrent identical submissions through one worker API server and through
+two, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -27,13 +28,15 @@ PIPE = {"name": "align", "uri": "https://example.org/align", "version": "1.0"}
 
 
 @contextmanager
-def serve(data_dir: Path, database: str | None = None) -> Iterator[str]:
+def serve(data_dir: Path, database: str | None = None, api: str = "user") -> Iterator[str]:
+    """`jobcloud serve --api user` (where the porch API lives), or `--api worker`."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QUEUE_", "FILESYSTEM"))}
     if database is not None:
         env["QUEUE_DB_URL"] = database
+    port_option = "--user-port" if api == "user" else "--port"
     process = subprocess.Popen(
-        [str(BIN / "jobcloud"), "serve", "--api", "worker", "--port", str(port), *data(data_dir)],
+        [str(BIN / "jobcloud"), "serve", "--api", api, port_option, str(port), *data(data_dir)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -177,10 +180,10 @@ def _check_one_job(replies: list[Any]) -> None:
 
 
 def _through_one_then_two_servers(data_dir: Path, database: str | None) -> None:
-    with serve(data_dir, database) as first:
+    with serve(data_dir, database, api="worker") as first:
         api_key = (data_dir / "internal-api-key").read_text().strip()
         _check_one_job(asyncio.run(_burst([first], api_key, "through-one")))
-        with serve(data_dir, database) as second:
+        with serve(data_dir, database, api="worker") as second:
             _check_one_job(asyncio.run(_burst([first, second], api_key, "through-two")))
 
 

@@ -22,7 +22,6 @@ from entrypoints.http.internal import InternalController
 from entrypoints.http.ioc import make_http_container
 from entrypoints.http.meta import MetaController
 from entrypoints.http.metrics import MetricsController
-from entrypoints.http.porch import porch_router
 from entrypoints.http.workers import WorkerJobsController
 from entrypoints.logs import quiet_libraries
 from entrypoints.scheduler import Scheduler
@@ -75,8 +74,6 @@ def create_app(
                 ],
             ),
             docs_assets(),
-            # The npg_porch-compatible API (the lead moves it to the user-facing app).
-            porch_router(),
         ],
         on_startup=[start],
         on_shutdown=[stop],

@@ -4,6 +4,7 @@ pinned `swagger-ui-bundle-v2` package), so the page works without internet."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,10 +52,11 @@ MEANING = {
 }
 
 
-def errors(*codes: int) -> dict[int, ResponseSpec]:
-    """The documented error answers of an operation: one entry per status it can return."""
+def errors(*codes: int, meaning: Mapping[int, str] = MEANING) -> dict[int, ResponseSpec]:
+    """The documented error answers of an operation: one entry per status it can return
+    (`meaning`: what each status means for the API, the worker API's by default)."""
     return {
-        code: ResponseSpec(data_container=ErrorBody, description=MEANING[code]) for code in codes
+        code: ResponseSpec(data_container=ErrorBody, description=meaning[code]) for code in codes
     }
 
 
@@ -126,8 +128,6 @@ OPENAPI = OpenAPIConfig(
         security_schemes={
             "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
             "ApiKey": SecurityScheme(type="apiKey", name="x-api-key", security_scheme_in="header"),
-            # the porch API's tokens (npg_porch's): 32 hexadecimal characters
-            "PorchToken": SecurityScheme(type="http", scheme="bearer", description="32 hex"),
         }
     ),
 )

@@ -1,5 +1,6 @@
 """The npg_porch-compatible API: a Litestar Router under a prefix of its own, so that
-npg_porch_cli works unchanged with `--base_url http://HOST:PORT/porch/`.
+npg_porch_cli works unchanged with `--base_url http://HOST:PORT/porch/`. The user-facing app
+mounts it (`entrypoints.http.user.app`: the user API's port, 8000 by default).
 
 Mounting it needs, in the app's container, the core providers (`entrypoints.ioc`) and
 `PorchAuthProvider` (the grant of the request's token)."""
@@ -12,6 +13,7 @@ from dishka.integrations.litestar import DishkaRouter
 from litestar import Request, Router, get
 
 from entrypoints.http.porch.auth import PorchAuthProvider
+from entrypoints.http.porch.docs import MAX_BODY_BYTES
 from entrypoints.http.porch.ops import OpsController
 from entrypoints.http.porch.pipelines import PipelinesController
 from entrypoints.http.porch.tasks import TasksController
@@ -35,4 +37,5 @@ def porch_router(prefix: str = PORCH_PREFIX) -> Router:
     return DishkaRouter(
         prefix,
         route_handlers=[PipelinesController, TasksController, OpsController, openapi],
+        request_max_body_size=MAX_BODY_BYTES,  # larger: 413, as its OpenAPI says
     )

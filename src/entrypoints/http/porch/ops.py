@@ -15,6 +15,7 @@ from litestar.params import QueryParameter
 from domain.pipelines.operations import OperatorReport, OperatorView
 from domain.pipelines.porch import Task
 from domain.pipelines.tokens import TokenGrant
+from entrypoints.http.porch.docs import errors
 from entrypoints.http.porch.wire import TaskOut, task_out
 
 Seconds = Annotated[int, QueryParameter(ge=1, le=366 * 24 * 3600)]
@@ -66,7 +67,11 @@ class OpsController(Controller):
         td = timedelta
         return ops_out(await view(grant, td(seconds=running), td(seconds=failed), limit))
 
-    @get(["/", ""], summary="Tasks per pipeline and status, long-running, recently failed")
+    @get(
+        ["/", ""],
+        summary="Tasks per pipeline and status, long-running, recently failed (admin token)",
+        responses=errors(400, 401, 403, 503),
+    )
     async def summary(
         self,
         view: FromDishka[OperatorView],
@@ -77,7 +82,12 @@ class OpsController(Controller):
     ) -> OpsOut:
         return await self._report(view, grant, running_for, failed_within, limit)
 
-    @get("/page", media_type=MediaType.HTML, summary="The same, as an HTML page")
+    @get(
+        "/page",
+        media_type=MediaType.HTML,
+        summary="The same, as an HTML page",
+        responses=errors(400, 401, 403, 503),
+    )
     async def page(
         self,
         view: FromDishka[OperatorView],

@@ -15,6 +15,7 @@ from domain.pipelines.pipelines_uc import (
     RevokeTokens,
 )
 from domain.pipelines.tokens import TokenGrant
+from entrypoints.http.porch.docs import errors
 from entrypoints.http.porch.wire import (
     MaybeQueryText,
     PathText,
@@ -32,7 +33,11 @@ class PipelinesController(Controller):
     tags = ["porch: pipelines"]
     security = [{"PorchToken": []}]
 
-    @get(["/", ""], summary="All pipelines, filtered by uri and version (any valid token)")
+    @get(
+        ["/", ""],
+        summary="All pipelines, filtered by uri and version (any valid token)",
+        responses=errors(400, 401, 503),
+    )
     async def list_pipelines(
         self,
         pipelines: FromDishka[ListPipelines],
@@ -42,7 +47,11 @@ class PipelinesController(Controller):
     ) -> list[PipelineOut]:
         return [pipeline_out(p) for p in await pipelines(uri, version)]
 
-    @get("/{pipeline_name:str}", summary="One pipeline (any valid token)")
+    @get(
+        "/{pipeline_name:str}",
+        summary="One pipeline (any valid token)",
+        responses=errors(400, 401, 404, 503),
+    )
     async def get_pipeline(
         self,
         pipeline_name: PathText,
@@ -51,7 +60,12 @@ class PipelinesController(Controller):
     ) -> PipelineOut:
         return pipeline_out(await pipeline(pipeline_name))
 
-    @post(["/", ""], status_code=HTTP_201_CREATED, summary="Create a pipeline (admin token)")
+    @post(
+        ["/", ""],
+        status_code=HTTP_201_CREATED,
+        summary="Create a pipeline (admin token)",
+        responses=errors(400, 401, 403, 409, 413, 422, 503),
+    )
     async def add_pipeline(
         self,
         data: JSONBody[PipelineIn],
@@ -64,6 +78,7 @@ class PipelinesController(Controller):
         "/{pipeline_name:str}/token/{token_desc:str}",
         status_code=HTTP_201_CREATED,
         summary="A new token for the pipeline (admin, or a token of that pipeline)",
+        responses=errors(400, 401, 403, 404, 503),
     )
     async def mint_token(
         self,
@@ -78,6 +93,7 @@ class PipelinesController(Controller):
         "/{pipeline_name:str}/token/{token_desc:str}",
         status_code=HTTP_200_OK,
         summary="Revoke the pipeline's tokens of that description",
+        responses=errors(400, 401, 403, 404, 503),
     )
     async def revoke_tokens(
         self,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Response, get, post, put
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -19,6 +20,7 @@ from domain.pipelines.tasks_uc import (
     UpdateTask,
 )
 from domain.pipelines.tokens import TokenGrant
+from entrypoints.http.porch.docs import errors
 from entrypoints.http.porch.wire import (
     MaybeQueryText,
     PathText,
@@ -40,7 +42,11 @@ class TasksController(Controller):
     tags = ["porch: tasks"]
     security = [{"PorchToken": []}]
 
-    @get(["/", ""], summary="Tasks, oldest first, by pipeline and status (paginated)")
+    @get(
+        ["/", ""],
+        summary="Tasks, oldest first, by pipeline and status (paginated)",
+        responses=errors(400, 401, 403, 404, 422, 503),
+    )
     async def list_tasks(
         self,
         tasks: FromDishka[ListTasks],
@@ -57,6 +63,12 @@ class TasksController(Controller):
         ["/", ""],
         status_code=HTTP_201_CREATED,
         summary="Create a task (201), or find it with its current status (200)",
+        responses={
+            200: ResponseSpec(
+                data_container=TaskOut, description="the task existed: it, with its status"
+            ),
+            **errors(400, 401, 403, 404, 413, 422, 503),
+        },
     )
     async def add_task(
         self, data: JSONBody[TaskIn], add: FromDishka[AddTask], grant: FromDishka[TokenGrant]
@@ -64,7 +76,11 @@ class TasksController(Controller):
         task, created = await add(grant, data.pipeline.name, data.task_input)
         return Response(task_out(task), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
-    @put(["/", ""], summary="Set a task's status (found by pipeline and task_input)")
+    @put(
+        ["/", ""],
+        summary="Set a task's status (found by pipeline and task_input)",
+        responses=errors(400, 401, 403, 404, 409, 413, 422, 503),
+    )
     async def update_task(
         self,
         data: JSONBody[TaskIn],
@@ -77,6 +93,7 @@ class TasksController(Controller):
     @get(
         "/{task_input_id:str}/history",
         summary="A task's attempts and every change (who, when, from, to): beyond npg_porch",
+        responses=errors(400, 401, 403, 404, 503),
     )
     async def task_history(
         self,
@@ -91,6 +108,7 @@ class TasksController(Controller):
         "/claim",
         status_code=HTTP_200_OK,
         summary="Claim up to num_tasks pending tasks of the pipeline, oldest first",
+        responses=errors(400, 401, 403, 404, 413, 503),
     )
     async def claim_tasks(
         self,

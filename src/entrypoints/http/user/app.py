@@ -26,6 +26,7 @@ from domain.userjobs.submission import DeliverSubmissions
 from entrypoints.bootstrap import prepare
 from entrypoints.http.errors import domain_error_handler, internal_error_handler
 from entrypoints.http.ioc import make_http_container
+from entrypoints.http.porch import porch_router
 from entrypoints.http.user.accounts import AccountsController, UserInternalController
 from entrypoints.http.user.files import UserFilesController
 from entrypoints.http.user.ioc import (
@@ -50,6 +51,8 @@ OPENAPI = OpenAPIConfig(
         security_schemes={
             "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
             "ApiKey": SecurityScheme(type="apiKey", name="x-api-key", security_scheme_in="header"),
+            # the porch API's tokens (npg_porch's): 32 hexadecimal characters
+            "PorchToken": SecurityScheme(type="http", scheme="bearer", description="32 hex"),
         }
     ),
 )
@@ -166,7 +169,9 @@ def create_user_app(
                     UserJobsController,
                     UserInternalController,
                 ],
-            )
+            ),
+            # The npg_porch-compatible API, under a prefix of its own (`/porch/`).
+            porch_router(),
         ],
         on_startup=[start],
         on_shutdown=[stop],
