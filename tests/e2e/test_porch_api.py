@@ -3,16 +3,25 @@ every endpoint, every refusal."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from adapters.clock import SystemClock
+from adapters.sql.engine import create_engine
+from adapters.sql.porch import SqlPipelineStore
+from adapters.sql.url import async_url
 from domain.pipelines.pipelines_uc import MintAdminToken
 from entrypoints.http.app import create_app
 from entrypoints.http.porch.docs import MAX_BODY_BYTES
-from entrypoints.settings import Settings
+from entrypoints.http.user.app import create_user_app
+from entrypoints.http.user.settings import UserSettings
+from entrypoints.settings import Settings, load_settings
 
 Client = AsyncTestClient[Litestar]
 P = "/porch"
@@ -177,3 +186,39 @@ async def test_a_tasks_history_names_every_change(client: Client, app: Litestar)
         f"{P}/tasks/{'0' * 64}/history", params={"pipeline_name": "align"}, headers=pipe
     )
     assert missing.status_code == 404
+
+
+async def test_on_a_user_database_of_its_own_the_user_app_sweeps_the_leases(
+    env: dict[str, str], user_settings: UserSettings, tmp_path: Path
+) -> None:
+    """With DATABASE_URL the porch tasks live in the user side's database, where the worker
+    side's scheduler never looks: the user app's own loop requeues a silent claim."""
+    settings = load_settings({**env, "JOBCLOUD_SCHEDULER_INTERVAL": "0.1"})
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    app = create_user_app(settings, msgspec.structs.replace(user_settings, database_url=url))
+    async with AsyncTestClient(app) as client:
+        admin = bearer(await _admin_token_in(url))
+        leased = {**PIPE, "lease_seconds": 1}
+        assert (await client.post(f"{P}/pipelines/", json=leased, headers=admin)).status_code == 201
+        task = {"pipeline": PIPE, "task_input": {"sample": 1}, "status": "PENDING"}
+        assert (await client.post(f"{P}/tasks/", json=task, headers=admin)).status_code == 201
+        claimed = await client.post(f"{P}/tasks/claim", json=PIPE, headers=admin)
+        assert [t["status"] for t in claimed.json()] == ["CLAIMED"]
+        statuses: list[str] = []
+        for _ in range(50):  # the lease (1 s) and a few of the loop's rounds
+            await asyncio.sleep(0.1)
+            listed = await client.get(f"{P}/tasks/", headers=admin)
+            statuses = [t["status"] for t in listed.json()]
+            if statuses == ["PENDING"]:
+                break
+        assert statuses == ["PENDING"]
+
+
+async def _admin_token_in(url: str) -> str:
+    """An admin token minted in that database on an engine of this test's own (the app's
+    runs on the test client's event loop)."""
+    engine = create_engine(async_url(url), pool_size=1)
+    try:
+        return str(await MintAdminToken(SqlPipelineStore(engine), SystemClock())("tests"))
+    finally:
+        await engine.dispose()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
@@ -21,9 +22,11 @@ from adapters.catalogue.yaml_file import load_catalogue
 from adapters.sql.migrate import upgrade
 from domain.catalogue.model import CatalogueError
 from domain.catalogue.ports import CatalogueSource
-from domain.errors import DomainError
+from domain.errors import DomainError, StoreUnavailable
+from domain.pipelines.operations import SweepTaskLeases
 from domain.userjobs.submission import DeliverSubmissions
 from entrypoints.bootstrap import prepare
+from entrypoints.http.access_log import AccessLog
 from entrypoints.http.errors import domain_error_handler, internal_error_handler
 from entrypoints.http.ioc import make_http_container
 from entrypoints.http.porch import porch_router
@@ -92,28 +95,62 @@ def user_api_id(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-class SubmissionLoop:
-    """The user side's scheduler loop of the split topology: deliver submissions."""
+class UserSideLoop:
+    """The user side's own scheduler loop, when it keeps a database of its own: deliver the
+    submissions to the remote worker API (split topology), and sweep the porch tasks' leases
+    (the worker side's scheduler sweeps only its own database). A failure is logged once per
+    streak; a database outage is logged by the store, once."""
 
-    def __init__(self, container: AsyncContainer, interval: float) -> None:
+    def __init__(
+        self, container: AsyncContainer, interval: float, *, submissions: bool, porch: bool
+    ) -> None:
         self._container = container
         self._interval = interval
+        self._parts = {"submission delivery": submissions, "porch lease sweep": porch}
+        self._failing: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def needed(self) -> bool:
+        return any(self._parts.values())
+
     async def run(self) -> None:
-        deliver = await self._container.get(DeliverSubmissions)
+        async def submissions() -> None:
+            deliver = await self._container.get(DeliverSubmissions)  # the split topology's
+            while await deliver() > 0:
+                pass
+
+        async def porch() -> None:
+            sweep = await self._container.get(SweepTaskLeases)
+            if swept := await sweep():
+                log.info("porch task leases expired: %d back to PENDING", swept)
+
+        rounds = {"submission delivery": submissions, "porch lease sweep": porch}
         while True:
-            try:
-                while await deliver() > 0:
-                    pass
-            except DomainError as exc:
-                log.warning("submission delivery failed: %s", exc)
-            except Exception:
-                log.exception("submission delivery crashed")
+            for name, wanted in self._parts.items():
+                if wanted:
+                    await self._guarded(name, rounds[name])
             await asyncio.sleep(self._interval)
 
+    async def _guarded(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await body()
+        except StoreUnavailable:
+            return
+        except DomainError as exc:
+            if name not in self._failing:
+                log.warning("%s fails: %s (logged once until it recovers)", name, exc)
+            self._failing.add(name)
+            return
+        except Exception:
+            log.exception("%s crashed", name)
+            return
+        if name in self._failing:
+            self._failing.discard(name)
+            log.info("%s works again", name)
+
     def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="jobcloud-user-submissions")
+        self._task = asyncio.create_task(self.run(), name="jobcloud-user-side")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -121,6 +158,42 @@ class SubmissionLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+Hook = Callable[[Litestar], Awaitable[None]]
+
+
+def _lifecycle(
+    container: AsyncContainer, settings: Settings, user_settings: UserSettings
+) -> tuple[Hook, Hook]:
+    """Start-up (migrations, the catalogue, the user side's own loops) and shutdown."""
+    split = user_settings.workerfacing_api_url is not None
+    side = UserSideLoop(
+        container,
+        settings.scheduler_interval,
+        submissions=split,
+        porch=user_settings.database_url is not None,
+    )
+    loops = contextlib.AsyncExitStack()
+
+    async def start(app: Litestar) -> None:
+        engine = await container.get(AsyncEngine)
+        await upgrade(engine)
+        await container.get(CatalogueSource)
+        if side.needed:
+            side.start()
+        if split:
+            # The split topology: this process sends the notifications recorded in its own
+            # database (the worker API's scheduler has none of them); on the embedded
+            # default that scheduler sends them, and this process does not.
+            await loops.enter_async_context(notification_loop(settings, engine))
+
+    async def stop(app: Litestar) -> None:
+        await loops.aclose()
+        await side.stop()
+        await container.close()
+
+    return start, stop
 
 
 def create_user_app(
@@ -136,26 +209,7 @@ def create_user_app(
     if user_settings.workerfacing_api_url:
         extra.append(RemoteQueueProvider(user_api_id(settings.data_dir)))
     container = container or make_http_container(settings, *extra)
-    delivery = SubmissionLoop(container, settings.scheduler_interval)
-    loops = contextlib.AsyncExitStack()
-
-    async def start(app: Litestar) -> None:
-        engine = await container.get(AsyncEngine)
-        await upgrade(engine)
-        await container.get(CatalogueSource)
-        if user_settings.workerfacing_api_url:
-            # The split topology: this process is the user side's scheduler. It delivers the
-            # submissions, and sends the notifications recorded in its own database (the
-            # worker API's scheduler has none of them); on the embedded default that
-            # scheduler sends them, and this process does not.
-            delivery.start()
-            await loops.enter_async_context(notification_loop(settings, engine))
-
-    async def stop(app: Litestar) -> None:
-        await loops.aclose()
-        await delivery.stop()
-        await container.close()
-
+    start, stop = _lifecycle(container, settings, user_settings)
     cors = None
     if user_settings.frontend_url:
         cors = CORSConfig(allow_origins=[user_settings.frontend_url], allow_credentials=True)
@@ -183,4 +237,5 @@ def create_user_app(
         cors_config=cors,
     )
     setup_dishka(container, app)
+    app.asgi_handler = AccessLog(app.asgi_handler, lines=settings.access_log)
     return app
