@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Awaitable, Callable
 
 from dishka import AsyncContainer
 from dishka.integrations.litestar import DishkaRouter, setup_dishka
@@ -30,6 +31,30 @@ from entrypoints.settings import Settings, load_settings
 log = logging.getLogger("jobcloud")
 
 
+Hook = Callable[[Litestar], Awaitable[None]]
+
+
+def _lifecycle(
+    container: AsyncContainer, scheduler: Scheduler, *, with_scheduler: bool, freeze_gc: bool
+) -> tuple[Hook, Hook]:
+    """Start-up (migrations, the store's connections, the scheduler) and shutdown."""
+
+    async def start(app: Litestar) -> None:
+        await upgrade(await container.get(AsyncEngine))
+        await container.get(JobStore)  # opens (and warms) the store's connections now
+        if with_scheduler:
+            scheduler.start()
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
+
+    async def stop(app: Litestar) -> None:
+        await scheduler.stop()
+        await container.close()
+
+    return start, stop
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -47,20 +72,9 @@ def create_app(
     container = container or make_http_container(settings)
     scheduler = Scheduler(container, settings)
     with_scheduler = settings.scheduler if run_scheduler is None else run_scheduler
-
-    async def start(app: Litestar) -> None:
-        await upgrade(await container.get(AsyncEngine))
-        await container.get(JobStore)  # opens (and warms) the store's connections now
-        if with_scheduler:
-            scheduler.start()
-        if freeze_gc:
-            gc.collect()
-            gc.freeze()
-
-    async def stop(app: Litestar) -> None:
-        await scheduler.stop()
-        await container.close()
-
+    start, stop = _lifecycle(
+        container, scheduler, with_scheduler=with_scheduler, freeze_gc=freeze_gc
+    )
     app = Litestar(
         route_handlers=[
             DishkaRouter(
