@@ -41,6 +41,20 @@ def test_decode_variables_are_honoured() -> None:
     assert (s.max_retries, s.timeout_failure, s.retry_different) == (5, 60, False)
     assert s.userfacing_api_url == "https://user.api"
     assert s.auth_mode == "cognito"
+    assert s.cognito_endpoint_url is None  # AWS itself
+
+
+def test_the_cognito_endpoint_is_boto3s_own_variable() -> None:
+    cognito = {
+        "COGNITO_USER_POOL_ID": "eu-central-1_abc",
+        "COGNITO_REGION": "eu-central-1",
+        "COGNITO_CLIENT_ID": "client",
+    }
+    emulator = {"AWS_ENDPOINT_URL": "http://127.0.0.1:5000/"}
+    assert load_settings(cognito | emulator).cognito_endpoint_url == "http://127.0.0.1:5000"
+    specific = emulator | {"AWS_ENDPOINT_URL_COGNITO_IDP": "http://127.0.0.1:5001"}
+    assert load_settings(cognito | specific).cognito_endpoint_url == "http://127.0.0.1:5001"
+    assert load_settings(emulator).cognito_endpoint_url is None  # no Cognito: not read
 
 
 @pytest.mark.parametrize(
@@ -57,6 +71,10 @@ def test_decode_variables_are_honoured() -> None:
         ({"USERFACING_API_URL": "user.api"}, "USERFACING_API_URL"),
         ({"USERFACING_API_URL": "http://user.api"}, "INTERNAL_API_KEY_SECRET"),
         ({"COGNITO_USER_POOL_ID": "pool"}, "COGNITO_REGION"),
+        (
+            {"COGNITO_USER_POOL_ID": "p", "AWS_ENDPOINT_URL_COGNITO_IDP": "localhost:5000"},
+            "AWS_ENDPOINT_URL_COGNITO_IDP",
+        ),
         ({"JWT_JWKS_URL": "https://idp/jwks"}, "JWT_ISSUER"),
         ({"JOBCLOUD_SCHEDULER_INTERVAL": "0"}, "JOBCLOUD_SCHEDULER_INTERVAL"),
     ],
