@@ -54,8 +54,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cognito_secret: str | None = None
     cognito_user_pool_id: str | None = None
     cognito_region: str | None = None
-    # where cognito-idp is reached (and its JWKS fetched): boto3's own AWS_ENDPOINT_URL_COGNITO_IDP,
-    # else AWS_ENDPOINT_URL; None: AWS itself (an emulator such as moto or LocalStack otherwise)
+    # where cognito-idp is reached and its JWKS fetched: boto3's own variables (service id
+    # "Cognito Identity Provider"), AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, else
+    # AWS_ENDPOINT_URL; None: AWS itself (else an emulator such as moto or LocalStack)
     cognito_endpoint_url: str | None = None
     jwt_jwks_url: str | None = None
     jwt_issuer: str | None = None
@@ -234,7 +235,7 @@ def _cognito_endpoint(e: _Env) -> str | None:
     """boto3's service-specific variable first, then its global one (read only with Cognito)."""
     if not e.text("COGNITO_USER_POOL_ID"):
         return None
-    return e.url("AWS_ENDPOINT_URL_COGNITO_IDP") or e.url("AWS_ENDPOINT_URL")
+    return e.url("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER") or e.url("AWS_ENDPOINT_URL")
 
 
 def _check_consistency(s: Settings) -> None:

@@ -1,6 +1,7 @@
 """`jobcloud serve` with AUTH=1 and COGNITO_* pointed at the cognito-idp of a moto server
-(AWS_ENDPOINT_URL_COGNITO_IDP): accounts are Cognito users, tokens are Cognito's, verified by
-both APIs with RS256 against the pool's JWKS fetched from moto over HTTP. Nothing patched."""
+(AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER): accounts are Cognito users, tokens are Cognito's,
+verified by both APIs with RS256 against the pool's JWKS fetched from moto over HTTP. Nothing
+patched."""
 
 from __future__ import annotations
 
@@ -72,7 +73,8 @@ def cognito_env(moto_endpoint: str, pool: Pool, tmp_path: Path) -> dict[str, str
         "COGNITO_REGION": REGION,
         "COGNITO_CLIENT_ID": pool.client_id,
         "COGNITO_SECRET": pool.client_secret,
-        "AWS_ENDPOINT_URL_COGNITO_IDP": moto_endpoint,  # boto3's own name, and the JWKS's
+        # boto3's own name for cognito-idp's endpoint; the JWKS is fetched there too
+        "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": moto_endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
