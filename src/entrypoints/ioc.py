@@ -166,7 +166,11 @@ class AuthProvider(Provider):
             assert s.cognito_user_pool_id
             assert s.cognito_client_id
             return cognito_verifier(
-                s.cognito_region, s.cognito_user_pool_id, s.cognito_client_id, http
+                s.cognito_region,
+                s.cognito_user_pool_id,
+                s.cognito_client_id,
+                http,
+                endpoint_url=s.cognito_endpoint_url,
             )
         if s.auth_mode == "oidc":
             assert s.jwt_jwks_url

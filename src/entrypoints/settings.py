@@ -54,6 +54,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cognito_secret: str | None = None
     cognito_user_pool_id: str | None = None
     cognito_region: str | None = None
+    # where cognito-idp is reached and its JWKS fetched: boto3's own variables (service id
+    # "Cognito Identity Provider"), AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, else
+    # AWS_ENDPOINT_URL; None: AWS itself (else an emulator such as moto or LocalStack)
+    cognito_endpoint_url: str | None = None
     jwt_jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
@@ -206,6 +210,7 @@ def load_settings(
         cognito_secret=e.text("COGNITO_SECRET"),
         cognito_user_pool_id=e.text("COGNITO_USER_POOL_ID"),
         cognito_region=e.text("COGNITO_REGION"),
+        cognito_endpoint_url=_cognito_endpoint(e),
         jwt_jwks_url=e.url("JWT_JWKS_URL"),
         jwt_issuer=e.text("JWT_ISSUER"),
         jwt_audience=e.text("JWT_AUDIENCE"),
@@ -224,6 +229,13 @@ def load_settings(
     )
     _check_consistency(settings)
     return settings
+
+
+def _cognito_endpoint(e: _Env) -> str | None:
+    """boto3's service-specific variable first, then its global one (read only with Cognito)."""
+    if not e.text("COGNITO_USER_POOL_ID"):
+        return None
+    return e.url("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER") or e.url("AWS_ENDPOINT_URL")
 
 
 def _check_consistency(s: Settings) -> None:

@@ -192,4 +192,4 @@ def cognito_pool(endpoint: str, region: str) -> dict[str, str]:
         AuthParameters={"USERNAME": "gpu-box-1", "PASSWORD": password},
     )["AuthenticationResult"]
     jwks_url = f"{endpoint}/{pool}/.well-known/jwks.json"
-    return {"pool": pool, "client": client, "jwks_url": jwks_url, **tokens}
+    return {"pool": pool, "client": client, "endpoint": endpoint, "jwks_url": jwks_url, **tokens}

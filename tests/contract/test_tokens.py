@@ -182,6 +182,9 @@ def test_cognito_verifier_points_at_the_user_pool(http: httpx.AsyncClient) -> No
     assert verifier.jwks.url == f"{COGNITO_ISSUER}/.well-known/jwks.json"
     assert verifier.rules.issuer == COGNITO_ISSUER
     assert verifier.rules.client_id == CLIENT
+    emulated = cognito_verifier(REGION, POOL, CLIENT, http, endpoint_url="http://127.0.0.1:5000/")
+    assert emulated.jwks.url == f"http://127.0.0.1:5000/{POOL}/.well-known/jwks.json"
+    assert emulated.rules.issuer == COGNITO_ISSUER  # what Cognito and moto put in `iss`
 
 
 async def test_the_jwks_is_fetched_once_and_cached(
@@ -340,7 +343,8 @@ async def test_cognito_id_and_access_tokens_of_a_user_pool(
     cognito: dict[str, str], http: httpx.AsyncClient, token: str
 ) -> None:
     pool, jwks_url = cognito["pool"], cognito["jwks_url"]
-    ours = cognito_verifier(REGION, pool, cognito["client"], http, jwks_url=jwks_url)
+    # the pool's keys fetched from the emulator's endpoint, as COGNITO_* + AWS_ENDPOINT_URL do
+    ours = cognito_verifier(REGION, pool, cognito["client"], http, endpoint_url=cognito["endpoint"])
     expected = Principal("gpu-box-1", frozenset({"workers"}))
     assert await ours.verify(cognito[token]) == expected
     theirs = cognito_verifier(REGION, pool, "another-app-client", http, jwks_url=jwks_url)

@@ -24,6 +24,7 @@ from tests.contract.s3_support import REGION
 from tests.e2e.user_support import job_body, write_catalogue
 
 Client = AsyncTestClient[Litestar]
+UPLOAD_LIMIT = 9 * 1024 * 1024  # past one 8 MiB part: the refusal comes mid-upload
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ async def s3_apps(
             "S3_BUCKET": bucket,
             "S3_REGION": REGION,
             "S3_ENDPOINT_URL": aws_env,
+            "MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
         }
     )
     user_settings = UserSettings(application_config_file=str(write_catalogue(tmp_path)))
@@ -90,3 +92,20 @@ async def test_user_files_and_jobs_on_s3(
     grant = (await workers.get("/files/alice/data/run1/a.tif/url", headers=worker)).json()
     async with httpx.AsyncClient() as http:
         assert (await http.get(grant["url"])).content == b"A"
+
+
+async def test_an_upload_past_the_limit_is_413_and_leaves_nothing(
+    s3_apps: tuple[Client, Client, dict[str, str], dict[str, str]], s3_client: Any, bucket: str
+) -> None:
+    user, _, alice, _ = s3_apps
+    big = b"x" * (UPLOAD_LIMIT + 1)
+    reply = await user.post("/files/data/run1/upload", files={"file": ("big", big)}, headers=alice)
+    assert reply.status_code == 413, reply.text
+    assert str(UPLOAD_LIMIT) in reply.json()["detail"]
+    assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert s3_client.list_objects_v2(Bucket=bucket, Prefix="alice/").get("KeyCount") == 0
+    exact = await user.post(
+        "/files/data/run1/upload", files={"file": ("fits", big[:-1])}, headers=alice
+    )
+    assert exact.status_code == 201, exact.text
+    assert exact.json()["bytes"] == UPLOAD_LIMIT

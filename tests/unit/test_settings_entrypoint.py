@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import pytest
 
 from entrypoints.settings import SettingsError, load_settings, read_dotenv
+
+COGNITO_ENDPOINT = "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"  # boto3's, by the service id
 
 
 def test_no_configuration_is_the_embedded_default(tmp_path: Path) -> None:
@@ -41,6 +44,29 @@ def test_decode_variables_are_honoured() -> None:
     assert (s.max_retries, s.timeout_failure, s.retry_different) == (5, 60, False)
     assert s.userfacing_api_url == "https://user.api"
     assert s.auth_mode == "cognito"
+    assert s.cognito_endpoint_url is None  # AWS itself
+
+
+def test_the_cognito_endpoint_is_boto3s_own_variable() -> None:
+    cognito = {
+        "COGNITO_USER_POOL_ID": "eu-central-1_abc",
+        "COGNITO_REGION": "eu-central-1",
+        "COGNITO_CLIENT_ID": "client",
+    }
+    emulator = {"AWS_ENDPOINT_URL": "http://127.0.0.1:5000/"}
+    assert load_settings(cognito | emulator).cognito_endpoint_url == "http://127.0.0.1:5000"
+    specific = emulator | {COGNITO_ENDPOINT: "http://127.0.0.1:5001"}
+    assert load_settings(cognito | specific).cognito_endpoint_url == "http://127.0.0.1:5001"
+    assert load_settings(emulator).cognito_endpoint_url is None  # no Cognito: not read
+
+
+def test_boto3_reads_the_same_cognito_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The accounts' client and the JWKS must agree on the endpoint: same name as boto3's."""
+    monkeypatch.setenv(COGNITO_ENDPOINT, "http://127.0.0.1:5001")
+    client = boto3.client(
+        "cognito-idp", region_name="eu-central-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    assert client.meta.endpoint_url == "http://127.0.0.1:5001"
 
 
 @pytest.mark.parametrize(
@@ -57,6 +83,10 @@ def test_decode_variables_are_honoured() -> None:
         ({"USERFACING_API_URL": "user.api"}, "USERFACING_API_URL"),
         ({"USERFACING_API_URL": "http://user.api"}, "INTERNAL_API_KEY_SECRET"),
         ({"COGNITO_USER_POOL_ID": "pool"}, "COGNITO_REGION"),
+        (
+            {"COGNITO_USER_POOL_ID": "p", COGNITO_ENDPOINT: "localhost:5000"},
+            COGNITO_ENDPOINT,
+        ),
         ({"JWT_JWKS_URL": "https://idp/jwks"}, "JWT_ISSUER"),
         ({"JOBCLOUD_SCHEDULER_INTERVAL": "0"}, "JOBCLOUD_SCHEDULER_INTERVAL"),
     ],

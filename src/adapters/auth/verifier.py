@@ -145,17 +145,25 @@ def cognito_verifier(
     client_id: str,
     http: httpx.AsyncClient,
     *,
+    endpoint_url: str | None = None,
     jwks_url: str | None = None,
     min_refetch_interval: float = 5.0,
 ) -> JwksTokenVerifier:
     """Id or access tokens of one Cognito user pool app client.
 
-    `jwks_url` overrides where the keys are fetched (an emulator); the issuer stays the pool's.
+    The keys are fetched from `<endpoint>/<pool>/.well-known/jwks.json`, the endpoint being
+    AWS's own or `endpoint_url` (cognito-idp of an emulator: moto and LocalStack serve the
+    pool's keys there); `jwks_url` names the key set's URL outright. The issuer checked stays
+    the pool's `https://cognito-idp.<region>.amazonaws.com/<pool>`, which is what Cognito and
+    moto put in `iss` whatever the endpoint.
     """
     issuer = COGNITO_ISSUER.format(region=region, pool=user_pool_id)
+    if jwks_url is None:
+        base = endpoint_url.rstrip("/") + f"/{user_pool_id}" if endpoint_url else issuer
+        jwks_url = f"{base}/.well-known/jwks.json"
     return JwksTokenVerifier(
         http,
-        jwks_url=jwks_url or f"{issuer}/.well-known/jwks.json",
+        jwks_url=jwks_url,
         issuer=issuer,
         client_id=client_id,
         token_use=COGNITO_TOKEN_USES,

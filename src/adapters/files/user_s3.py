@@ -1,29 +1,36 @@
 """The user file store in S3: folders are key prefixes (an empty folder is a `key/` marker),
-transfers are pre-signed, uploads through this API are spooled (memory, then disk) and sent
-in one call. Every boto3 call runs in a thread; its errors become domain errors."""
+transfers are pre-signed, uploads through this API are streamed (`s3_upload`: parts sent as
+they fill, never the whole file held). Every boto3 call runs in a thread; its errors become
+domain errors."""
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from adapters.files.s3 import S3FileStore
-from domain.errors import Conflict, FileNotFound, PathNotAllowed, TooLarge
+from adapters.files.s3_upload import PART_SIZE, stream_to_s3
+from domain.errors import Conflict, FileNotFound, PathNotAllowed
 from domain.transfers import TransferRequest
 from domain.userfiles.ports import FileEntry
 
 CHUNK = 1024 * 1024
-_SPOOL = 8 * CHUNK
 
 
 class S3UserFiles:
     def __init__(
-        self, client: Any, bucket: str, *, ttl_seconds: int = 600, max_upload_bytes: int
+        self,
+        client: Any,
+        bucket: str,
+        *,
+        ttl_seconds: int = 600,
+        max_upload_bytes: int,
+        part_size: int = PART_SIZE,
     ) -> None:
         self._client = client
         self._bucket = bucket
+        self._part = part_size
         self._keys = S3FileStore(
             client, bucket, upload_ttl_seconds=ttl_seconds, max_upload_bytes=max_upload_bytes
         )
@@ -137,16 +144,9 @@ class S3UserFiles:
         current = await self.entry(key)
         if current is not None and current.is_dir:
             raise PathNotAllowed(key, "is not a writable file path")
-        with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as spool:
-            size = 0
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > max_bytes:
-                    raise TooLarge(f"{key}: larger than {max_bytes} bytes")
-                await asyncio.to_thread(spool.write, chunk)
-            spool.seek(0)
-            await self._call(key, self._client.upload_fileobj, spool, self._bucket, key)
-        return size
+        return await stream_to_s3(
+            self._client, self._bucket, key, chunks, max_bytes, self._call, part_size=self._part
+        )
 
     async def read(self, key: str) -> AsyncIterator[bytes]:
         reply = await self._call(key, self._client.get_object, Bucket=self._bucket, Key=key)

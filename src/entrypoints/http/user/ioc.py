@@ -102,7 +102,7 @@ class UserProvider(Provider):
             assert s.cognito_region
             assert s.cognito_user_pool_id
             assert s.cognito_client_id
-            client = make_cognito_client(s.cognito_region)  # honours AWS_ENDPOINT_URL
+            client = make_cognito_client(s.cognito_region, s.cognito_endpoint_url)
             return CognitoAccounts(
                 client, s.cognito_user_pool_id, s.cognito_client_id, s.cognito_secret
             )
