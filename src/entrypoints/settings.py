@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -184,51 +184,76 @@ def load_settings(
     home = Path(data_dir or e.text("JOBCLOUD_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
     settings = Settings(
         data_dir=home,
-        filesystem=e.choice("FILESYSTEM", "local", ("local", "s3")),  # type: ignore[arg-type]
-        user_data_root_path=Path(e.text("USER_DATA_ROOT_PATH") or home / "files"),
-        s3_bucket=e.text("S3_BUCKET"),
-        s3_region=e.text("S3_REGION"),
-        s3_endpoint_url=e.url("S3_ENDPOINT_URL"),
-        upload_url_ttl=e.integer("UPLOAD_URL_TTL", 600, minimum=1),
-        max_upload_bytes=e.integer("MAX_UPLOAD_BYTES", 10 * 1024**3, minimum=1),
-        queue_db_url=e.text("QUEUE_DB_URL") or f"sqlite:///{home / 'queue.db'}",
-        queue_db_secret=e.text("QUEUE_DB_SECRET"),
-        db_pool_size=e.integer("JOBCLOUD_DB_POOL_SIZE", 0, minimum=1) or None,
-        max_retries=e.integer("MAX_RETRIES", 2),
-        timeout_failure=e.integer("TIMEOUT_FAILURE", 300, minimum=1),
-        retry_different=e.flag("RETRY_DIFFERENT", True),
-        max_pull=e.integer("JOBCLOUD_MAX_PULL", 100, minimum=1),
-        key_forever_namespaces=frozenset(
-            name.strip()
-            for name in (e.text("JOBCLOUD_KEY_FOREVER_NAMESPACES") or "").split(",")
-            if name.strip()
-        ),
-        userfacing_api_url=e.url("USERFACING_API_URL"),
-        internal_api_key_secret=e.text("INTERNAL_API_KEY_SECRET"),
-        user_api=e.flag("JOBCLOUD_USER_API", True),
-        cognito_client_id=e.text("COGNITO_CLIENT_ID"),
-        cognito_secret=e.text("COGNITO_SECRET"),
-        cognito_user_pool_id=e.text("COGNITO_USER_POOL_ID"),
-        cognito_region=e.text("COGNITO_REGION"),
-        cognito_endpoint_url=_cognito_endpoint(e),
-        jwt_jwks_url=e.url("JWT_JWKS_URL"),
-        jwt_issuer=e.text("JWT_ISSUER"),
-        jwt_audience=e.text("JWT_AUDIENCE"),
-        jwt_groups_claim=e.text("JWT_GROUPS_CLAIM", "cognito:groups") or "cognito:groups",
-        jwt_username_claim=e.text("JWT_USERNAME_CLAIM", "cognito:username") or "cognito:username",
-        scheduler=e.flag("JOBCLOUD_SCHEDULER", True),
-        scheduler_interval=e.number("JOBCLOUD_SCHEDULER_INTERVAL", 1.0),
-        scheduler_metrics_port=e.integer("JOBCLOUD_SCHEDULER_METRICS_PORT", 0, minimum=1) or None,
+        **_files(e, home),
+        **_queue(e, home),
+        **_auth(e),
+        **_scheduling(e),
         notify=load_notify_settings(e),
         access_log=e.flag("JOBCLOUD_ACCESS_LOG", True),
-        keepalive_forward_interval=e.number("KEEPALIVE_FORWARD_INTERVAL", 60.0),
-        forward_concurrency=e.integer("JOBCLOUD_FORWARD_CONCURRENCY", 32, minimum=1),
-        forward_timeout=e.number("JOBCLOUD_FORWARD_TIMEOUT", 10.0),
-        leader_lease=e.number("JOBCLOUD_LEADER_LEASE", 5.0),
-        db_application_name=e.text("JOBCLOUD_DB_APPLICATION_NAME", "jobcloud") or "jobcloud",
     )
     _check_consistency(settings)
     return settings
+
+
+def _files(e: _Env, home: Path) -> dict[str, Any]:
+    return {
+        "filesystem": e.choice("FILESYSTEM", "local", ("local", "s3")),
+        "user_data_root_path": Path(e.text("USER_DATA_ROOT_PATH") or home / "files"),
+        "s3_bucket": e.text("S3_BUCKET"),
+        "s3_region": e.text("S3_REGION"),
+        "s3_endpoint_url": e.url("S3_ENDPOINT_URL"),
+        "upload_url_ttl": e.integer("UPLOAD_URL_TTL", 600, minimum=1),
+        "max_upload_bytes": e.integer("MAX_UPLOAD_BYTES", 10 * 1024**3, minimum=1),
+    }
+
+
+def _queue(e: _Env, home: Path) -> dict[str, Any]:
+    forever = (e.text("JOBCLOUD_KEY_FOREVER_NAMESPACES") or "").split(",")
+    return {
+        "queue_db_url": e.text("QUEUE_DB_URL") or f"sqlite:///{home / 'queue.db'}",
+        "queue_db_secret": e.text("QUEUE_DB_SECRET"),
+        "db_pool_size": e.integer("JOBCLOUD_DB_POOL_SIZE", 0, minimum=1) or None,
+        "max_retries": e.integer("MAX_RETRIES", 2),
+        "timeout_failure": e.integer("TIMEOUT_FAILURE", 300, minimum=1),
+        "retry_different": e.flag("RETRY_DIFFERENT", True),
+        "max_pull": e.integer("JOBCLOUD_MAX_PULL", 100, minimum=1),
+        "key_forever_namespaces": frozenset(name.strip() for name in forever if name.strip()),
+        "userfacing_api_url": e.url("USERFACING_API_URL"),
+        "internal_api_key_secret": e.text("INTERNAL_API_KEY_SECRET"),
+        "user_api": e.flag("JOBCLOUD_USER_API", True),
+        "db_application_name": e.text("JOBCLOUD_DB_APPLICATION_NAME", "jobcloud") or "jobcloud",
+    }
+
+
+def _auth(e: _Env) -> dict[str, Any]:
+    return {
+        "cognito_client_id": e.text("COGNITO_CLIENT_ID"),
+        "cognito_secret": e.text("COGNITO_SECRET"),
+        "cognito_user_pool_id": e.text("COGNITO_USER_POOL_ID"),
+        "cognito_region": e.text("COGNITO_REGION"),
+        "cognito_endpoint_url": _cognito_endpoint(e),
+        "jwt_jwks_url": e.url("JWT_JWKS_URL"),
+        "jwt_issuer": e.text("JWT_ISSUER"),
+        "jwt_audience": e.text("JWT_AUDIENCE"),
+        "jwt_groups_claim": e.text("JWT_GROUPS_CLAIM", "cognito:groups") or "cognito:groups",
+        "jwt_username_claim": (
+            e.text("JWT_USERNAME_CLAIM", "cognito:username") or "cognito:username"
+        ),
+    }
+
+
+def _scheduling(e: _Env) -> dict[str, Any]:
+    return {
+        "scheduler": e.flag("JOBCLOUD_SCHEDULER", True),
+        "scheduler_interval": e.number("JOBCLOUD_SCHEDULER_INTERVAL", 1.0),
+        "scheduler_metrics_port": (
+            e.integer("JOBCLOUD_SCHEDULER_METRICS_PORT", 0, minimum=1) or None
+        ),
+        "keepalive_forward_interval": e.number("KEEPALIVE_FORWARD_INTERVAL", 60.0),
+        "forward_concurrency": e.integer("JOBCLOUD_FORWARD_CONCURRENCY", 32, minimum=1),
+        "forward_timeout": e.number("JOBCLOUD_FORWARD_TIMEOUT", 10.0),
+        "leader_lease": e.number("JOBCLOUD_LEADER_LEASE", 5.0),
+    }
 
 
 def _cognito_endpoint(e: _Env) -> str | None:
