@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from adapters.sql.errors import latch_of, outage_cause
+from domain.errors import Unavailable
 
 
 def create_engine(
@@ -78,3 +80,15 @@ async def transaction(
         raise outage.refused(cause) from exc
     if outage.down:
         outage.answered()
+
+
+@asynccontextmanager
+async def guarded_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """`transaction` (an outage: StoreUnavailable, logged once), with any other failure of
+    the database itself (a connection lost mid-statement, a timeout) as Unavailable: a 503,
+    never a 500. The user side's stores open their transactions with it."""
+    try:
+        async with transaction(engine) as connection:
+            yield connection
+    except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+        raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc

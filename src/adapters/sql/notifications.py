@@ -8,20 +8,18 @@ DO NOTHING: a repeat never aborts the caller's transaction).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from adapters.sql.engine import transaction
+from adapters.sql.engine import guarded_transaction
 from adapters.sql.tables import PENDING_SQL, notifications
-from domain.errors import Unavailable
 from domain.jobs import Status
 from domain.notify.model import (
     Channel,
@@ -129,13 +127,8 @@ class SqlNotificationOutbox:
         self._engine = engine
         self._dialect = engine.dialect.name
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        try:  # an outage is StoreUnavailable, logged once by the engine's latch
-            async with transaction(self._engine) as connection:
-                yield connection
-        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
-            raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
+    def _tx(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return guarded_transaction(self._engine)
 
     async def enqueue(self, items: Sequence[Notification], now: datetime) -> int:
         async with self._tx() as s:

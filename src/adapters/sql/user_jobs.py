@@ -3,8 +3,8 @@ job and its queued job are written, and canceled, in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.codec import event_row, new_job_row
-from adapters.sql.engine import transaction
+from adapters.sql.engine import guarded_transaction
 from adapters.sql.store import get_statement, job_with_tried
 from adapters.sql.tables import job_events, jobs, outbox
 from adapters.sql.user_codec import (
@@ -60,13 +60,8 @@ class SqlUserJobStore:
         self._notifications = notifications or NoNotifications()
         self._remote_scope = remote_scope
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        try:  # an outage is StoreUnavailable, logged once by the engine's latch
-            async with transaction(self._engine) as connection:
-                yield connection
-        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
-            raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
+    def _tx(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return guarded_transaction(self._engine)
 
     async def submit(
         self, draft: UserJob, idempotency_key: str | None, queue_job: Callable[[int], NewJob]

@@ -5,20 +5,18 @@ status change are addressed from the profile as it is when the change commits.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.engine import transaction
+from adapters.sql.engine import guarded_transaction
 from adapters.sql.user_tables import user_profiles
 from domain.accounts.profile import Profile
-from domain.errors import Unavailable
 
 
 def _profile(row: Mapping[Any, Any]) -> Profile:
@@ -40,13 +38,8 @@ class SqlProfiles:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        try:  # an outage is StoreUnavailable, logged once by the engine's latch
-            async with transaction(self._engine) as connection:
-                yield connection
-        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
-            raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
+    def _tx(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return guarded_transaction(self._engine)
 
     def _insert(self) -> Any:
         if self._engine.dialect.name == "postgresql":
