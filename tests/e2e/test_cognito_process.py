@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from tests.contract.s3_support import REGION
-from tests.e2e.test_server_process import BIN, free_port, mint, wait_ready
+from tests.e2e.test_server_process import BIN, free_port, mint, start, stop, wait_ready
 from tests.e2e.user_support import job_body, write_catalogue
 
 PASSWORD = "Correct-horse-battery-1"
@@ -85,12 +84,8 @@ def servers(moto_endpoint: str, pool: Pool, tmp_path: Path) -> Iterator[Servers]
     data_dir = tmp_path / "data"
     port, user_port = free_port(), free_port()
     command = [str(BIN / "jobcloud"), "serve", "--port", str(port), "--user-port", str(user_port)]
-    process = subprocess.Popen(
-        [*command, "--data-dir", str(data_dir)],
-        env=cognito_env(moto_endpoint, pool, tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = start(
+        [*command, "--data-dir", str(data_dir)], cognito_env(moto_endpoint, pool, tmp_path)
     )
     worker_base, user_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{user_port}"
     try:
@@ -98,12 +93,7 @@ def servers(moto_endpoint: str, pool: Pool, tmp_path: Path) -> Iterator[Servers]
         wait_ready(user_base, process)
         yield Servers(worker_base, user_base, data_dir)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def sign_up(user: httpx.Client, username: str, groups: str, **kw: Any) -> httpx.Response:

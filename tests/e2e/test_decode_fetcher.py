@@ -24,7 +24,7 @@ import pytest
 
 from tests.contract.userapi_server import Recorded, UserApiServer
 from tests.e2e.jobs import submitted
-from tests.e2e.test_server_process import BIN, free_port, mint, wait_ready
+from tests.e2e.test_server_process import BIN, free_port, mint, stop, wait_ready
 
 API_KEY = "fetcher-test-key"
 DELETED_BY_THE_USER = 7303  # the user API answers 404 for this job: the user deleted it
@@ -126,12 +126,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         wait_ready(base, process)
         yield Deployment(base, data_dir, tmp_path / "user_data", user_api)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=15)
         user_api.stop()
 
 

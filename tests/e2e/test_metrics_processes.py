@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.contract.sql_support import fresh_database
-from tests.e2e.test_server_process import BIN, free_port, wait_ready
+from tests.e2e.test_server_process import BIN, free_port, start, stop, wait_ready
 
 
 @pytest.fixture
@@ -58,13 +58,7 @@ def test_every_scrape_counts_the_requests_of_every_server_process(
         "--data-dir",
         str(tmp_path),
     ]
-    process = subprocess.Popen(
-        [str(BIN / "jobcloud"), *command],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start([str(BIN / "jobcloud"), *command], env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, process)
@@ -73,12 +67,7 @@ def test_every_scrape_counts_the_requests_of_every_server_process(
         counts = {health_count(httpx.get(f"{base}/metrics", timeout=10).text) for _ in range(6)}
         assert counts == {30.0}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def test_a_scheduler_of_its_own_serves_its_loops_lag(tmp_path: Path) -> None:
@@ -88,23 +77,12 @@ def test_a_scheduler_of_its_own_serves_its_loops_lag(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QUEUE_", "PROMETHEUS"))}
     env["JOBCLOUD_SCHEDULER_INTERVAL"] = "0.2"
     command = ["scheduler", "--metrics-port", str(port), "--data-dir", str(tmp_path)]
-    process = subprocess.Popen(
-        [str(BIN / "jobcloud"), *command],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start([str(BIN / "jobcloud"), *command], env)
     try:
         loops = _scraped_loops(f"http://127.0.0.1:{port}/metrics", process)
         assert {"leadership", "sweep"} <= loops
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _scraped_loops(url: str, process: subprocess.Popen[str]) -> set[str]:

@@ -24,6 +24,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start(command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """A real process, its output (stdout and stderr together) kept for a failure's message."""
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def stop(process: subprocess.Popen[str], timeout: float = 20) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL after `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def wait_ready(base: str, process: subprocess.Popen[str], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -66,12 +83,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         wait_ready(base, process)
         yield base, data_dir
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=15)
 
 
 def mint(data_dir: Path, username: str) -> str:

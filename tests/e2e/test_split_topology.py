@@ -17,26 +17,11 @@ import pytest
 
 from tests.contract.notify_http_servers import WebhookReceiver
 from tests.contract.smtp_server import SmtpServer
-from tests.e2e.test_server_process import BIN, free_port, mint, wait_ready
+from tests.e2e.test_server_process import BIN, free_port, mint, start, stop, wait_ready
 from tests.e2e.test_user_server_process import report, upload_result, wait_status
 from tests.e2e.user_support import job_body, notify_env, wait_for, write_catalogue
 
 KEY = "split-topology-key"
-
-
-def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import pytest
 
 from adapters.auth.local import LocalIssuer
 from tests.contract.s3_support import REGION
-from tests.e2e.test_server_process import BIN, free_port, wait_ready
+from tests.e2e.test_server_process import BIN, free_port, start, stop, wait_ready
 
 MIB = 1024 * 1024
 BOUNDARY = "jobcloud-e2e-boundary"
@@ -45,25 +44,14 @@ def user_api(tmp_path: Path, aws_env: str, bucket: str) -> Iterator[UserApi]:
         "MAX_UPLOAD_BYTES": str(64 * MIB),
     }
     command = [str(BIN / "jobcloud"), "serve", "--api", "user", "--user-port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--data-dir", str(data_dir)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start([*command, "--data-dir", str(data_dir)], env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, process)
         token = LocalIssuer(data_dir).mint("alice", ["users"], 600)
         yield UserApi(base, port, {"Authorization": f"Bearer {token}"})
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def pending(s3_client: Any, bucket: str) -> list[dict[str, Any]]:

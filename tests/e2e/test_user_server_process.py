@@ -17,7 +17,7 @@ import pytest
 
 from tests.contract.notify_http_servers import WebhookReceiver
 from tests.contract.smtp_server import SmtpServer
-from tests.e2e.test_server_process import BIN, free_port, mint, wait_ready
+from tests.e2e.test_server_process import BIN, free_port, mint, start, stop, wait_ready
 from tests.e2e.user_support import job_body, notify_env, wait_for, write_catalogue
 
 PASSWORD = "correct horse battery"
@@ -38,25 +38,14 @@ def servers(tmp_path: Path, smtp: SmtpServer) -> Iterator[tuple[str, str, Path]]
         **notify_env(smtp),
     }
     command = [str(BIN / "jobcloud"), "serve", "--port", str(port), "--user-port", str(user_port)]
-    process = subprocess.Popen(
-        [*command, "--data-dir", str(data_dir)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start([*command, "--data-dir", str(data_dir)], env)
     worker_base, user_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{user_port}"
     try:
         wait_ready(worker_base, process)
         wait_ready(user_base, process)
         yield worker_base, user_base, data_dir
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
     assert process.returncode is not None
 
 
