@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sql.leader import LeaderLease
 from adapters.sql.outbox import SqlOutbox
 from adapters.sql.store import SqlJobStore
-from domain.errors import DomainError, LostLeadership, StoreUnavailable
 from domain.pipelines.operations import SweepTaskLeases
 from domain.policy import QueuePolicy
 from domain.ports import Clock, StatusSink
@@ -34,6 +33,7 @@ from domain.use_cases.leases import SweepLeases
 from entrypoints import metrics
 from entrypoints.notify_loop import notification_loop
 from entrypoints.settings import Settings
+from entrypoints.streaks import Streaks
 
 log = logging.getLogger("jobcloud.scheduler")
 
@@ -88,7 +88,7 @@ class Scheduler:
             "backlog": Loop("backlog", BACKLOG_EVERY),
         }
         self.backlog = Backlog(0, None)
-        self._failing: set[str] = set()
+        self._streaks = Streaks(log)
         self._led = False
 
     @property
@@ -215,22 +215,7 @@ class Scheduler:
 
     async def _guarded(self, loop: Loop, body: Callable[[], Awaitable[None]]) -> None:
         """Run one round; a failure is logged once per streak, not once per round."""
-        try:
-            await body()
-        except LostLeadership as exc:
-            log.info("%s: stopped, %s", loop.name, exc)
-        except StoreUnavailable:
-            pass  # the store logs each outage once, not each round
-        except DomainError as exc:
-            if loop.name not in self._failing:
-                log.warning("%s fails: %s (logged once until it recovers)", loop.name, exc)
-            self._failing.add(loop.name)
-        except Exception:
-            log.exception("%s round crashed; next round in %gs", loop.name, loop.interval)
-        else:
-            if loop.name in self._failing:
-                self._failing.discard(loop.name)
-                log.info("%s works again", loop.name)
+        await self._streaks.run(loop.name, body)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -22,7 +22,7 @@ from adapters.catalogue.yaml_file import load_catalogue
 from adapters.sql.migrate import upgrade
 from domain.catalogue.model import CatalogueError
 from domain.catalogue.ports import CatalogueSource
-from domain.errors import DomainError, StoreUnavailable
+from domain.errors import DomainError
 from domain.pipelines.operations import SweepTaskLeases
 from domain.userjobs.submission import DeliverSubmissions
 from entrypoints.bootstrap import prepare
@@ -42,6 +42,7 @@ from entrypoints.http.user.jobs import UserJobsController
 from entrypoints.http.user.settings import UserSettings, load_user_settings
 from entrypoints.notify_loop import notification_loop
 from entrypoints.settings import Settings, SettingsError, load_settings
+from entrypoints.streaks import Streaks
 
 log = logging.getLogger("jobcloud.user")
 
@@ -107,7 +108,7 @@ class UserSideLoop:
         self._container = container
         self._interval = interval
         self._parts = {"submission delivery": submissions, "porch lease sweep": porch}
-        self._failing: set[str] = set()
+        self._streaks = Streaks(log)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -129,25 +130,8 @@ class UserSideLoop:
         while True:
             for name, wanted in self._parts.items():
                 if wanted:
-                    await self._guarded(name, rounds[name])
+                    await self._streaks.run(name, rounds[name])
             await asyncio.sleep(self._interval)
-
-    async def _guarded(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await body()
-        except StoreUnavailable:
-            return
-        except DomainError as exc:
-            if name not in self._failing:
-                log.warning("%s fails: %s (logged once until it recovers)", name, exc)
-            self._failing.add(name)
-            return
-        except Exception:
-            log.exception("%s crashed", name)
-            return
-        if name in self._failing:
-            self._failing.discard(name)
-            log.info("%s works again", name)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="jobcloud-user-side")
