@@ -24,6 +24,8 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from entrypoints.settings import SettingsError
+
 jobs_claimed = Counter("jobcloud_jobs_claimed", "Jobs handed to workers by their pulls")
 reports = Counter(
     "jobcloud_reports", "Status reports accepted from workers (keep-alives included)", ["status"]
@@ -54,8 +56,6 @@ def registry() -> CollectorRegistry:
 
 def serve_metrics(host: str, port: int) -> None:
     """`GET http://host:port/metrics` in a daemon thread; a port in use stops start-up."""
-    from entrypoints.settings import SettingsError
-
     try:
         start_http_server(port, addr=host, registry=registry())
     except (OSError, OverflowError) as exc:
