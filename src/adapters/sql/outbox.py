@@ -62,25 +62,23 @@ class SqlOutbox:
 
 
 def _pending() -> Any:
-    heads = (
-        select(outbox.c.job_id, func.min(outbox.c.id).label("head"))
-        .where(outbox.c.job_id.not_in(bindparam("exclude", expanding=True)))
-        .group_by(outbox.c.job_id)
-        .subquery("heads")
-    )
+    """The messages of the first `jobs` jobs (by their oldest message) whose oldest message
+    is due, not among `exclude`. Walks the outbox in id order and stops at the `jobs`-th head
+    (a message with no earlier one of its job: one probe of `ix_outbox_job_id`), so a read
+    costs what it returns, not the size of a backlog."""
+    earlier = outbox.alias("earlier")
+    is_head = ~exists().where(earlier.c.job_id == outbox.c.job_id, earlier.c.id < outbox.c.id)
     due = (
-        select(heads.c.job_id)
-        .join(outbox, outbox.c.id == heads.c.head)
-        .where(outbox.c.next_attempt_at <= bindparam("now", type_=_TIME))
-        .order_by(heads.c.head)
+        select(outbox.c.job_id)
+        .where(
+            is_head,
+            outbox.c.next_attempt_at <= bindparam("now", type_=_TIME),
+            outbox.c.job_id.not_in(bindparam("exclude", expanding=True)),
+        )
+        .order_by(outbox.c.id)
         .limit(bindparam("jobs"))
-        .subquery("due")
     )
-    return (
-        select(outbox)
-        .where(outbox.c.job_id.in_(select(due.c.job_id)))
-        .order_by(outbox.c.job_id, outbox.c.id)
-    )
+    return select(outbox).where(outbox.c.job_id.in_(due)).order_by(outbox.c.job_id, outbox.c.id)
 
 
 def _probe() -> Any:
