@@ -4,7 +4,7 @@ privacy, order, idempotency, cancel on delete, forward-only steps with their not
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,11 +39,11 @@ class RecordingNotifications:
         self.notices: list[Notice] = []
         self.fail = fail
 
-    async def enqueue(self, transaction: Any, notice: Notice) -> None:
+    async def enqueue(self, transaction: Any, notices: Sequence[Notice]) -> None:
         assert transaction is not None
-        if self.fail:
+        if self.fail and notices:
             raise RuntimeError("notifier outbox broken")
-        self.notices.append(notice)
+        self.notices += notices
 
     async def forget(self, transaction: Any, user_job_id: int) -> None:
         self.notices = [n for n in self.notices if n.user_job_id != user_job_id]
@@ -177,6 +177,51 @@ async def test_steps_apply_by_either_id_and_record_their_notice(
     assert [n.status for n in notes.notices] == [Status.FINISHED]
     with pytest.raises(UserJobNotFound):
         await store.advance(step_to(Status.RUNNING), user_job_id=job.id + 1000)
+
+
+async def test_many_steps_go_in_one_call_each_with_its_own_outcome(
+    store: SqlUserJobStore, notes: RecordingNotifications
+) -> None:
+    jobs_ = [(await store.submit(draft(f"j{n}"), None, queue_job))[0] for n in range(3)]
+    first, second, third = (job.queue_job_id or 0 for job in jobs_)
+    await store.advance(step_to(Status.RUNNING), queue_job_id=third)
+    outcomes = await store.advance_many(
+        [
+            (first, step_to(Status.FINISHED, "done")),
+            (second, step_to(Status.RUNNING, "epoch 1")),
+            (third, step_to(Status.PULLED)),  # behind: no change
+            (first + second + third, step_to(Status.RUNNING)),  # no user job owns it
+        ]
+    )
+    done, running, unchanged, unknown = outcomes
+    assert isinstance(done, UserJob)
+    assert (done.status, done.runtime_details) == (Status.FINISHED, "done")
+    assert done.date_started is not None
+    assert done.date_finished is not None
+    assert isinstance(running, UserJob)
+    assert (running.status, running.runtime_details) == (Status.RUNNING, "epoch 1")
+    assert unchanged is None
+    assert isinstance(unknown, UserJobNotFound)
+    assert await store.get("alice", jobs_[0].id) == done
+    assert await store.get("alice", jobs_[1].id) == running
+    assert (await store.get("alice", jobs_[2].id)).status is Status.RUNNING
+    assert [(n.user_job_id, n.status) for n in notes.notices] == [(jobs_[0].id, Status.FINISHED)]
+    assert await store.advance_many([]) == []
+
+
+async def test_a_failed_notice_rolls_back_every_step_of_the_call(engine: AsyncEngine) -> None:
+    store = SqlUserJobStore(engine, RecordingNotifications(fail=True))
+    one, _ = await store.submit(draft("j1"), None, queue_job)
+    two, _ = await store.submit(draft("j2"), None, queue_job)
+    with pytest.raises(RuntimeError):
+        await store.advance_many(
+            [
+                (one.queue_job_id or 0, step_to(Status.RUNNING)),
+                (two.queue_job_id or 0, step_to(Status.ERROR)),
+            ]
+        )
+    assert (await store.get("alice", one.id)).status is Status.QUEUED
+    assert (await store.get("alice", two.id)).status is Status.QUEUED
 
 
 async def test_a_failed_notice_rolls_the_status_back(engine: AsyncEngine) -> None:

@@ -52,12 +52,12 @@ async def enqueue(
 async def insert_notifications(
     tx: Transaction, items: Sequence[Notification], now: datetime
 ) -> int:
-    added = 0
-    for item in items:
-        statement = _insert_ignore(_dialect(tx)).values(_row(item, now))
-        result = await tx.execute(statement.returning(notifications.c.id))
-        added += len(result.all())
-    return added
+    """One statement for them all; those already there (same key) are left alone."""
+    if not items:
+        return 0
+    statement = _insert_ignore(_dialect(tx)).values([_row(item, now) for item in items])
+    result = await tx.execute(statement.returning(notifications.c.id))
+    return len(result.all())
 
 
 async def forget(tx: Transaction, job_id: int) -> None:

@@ -3,12 +3,12 @@ job and its queued job are written, and canceled, in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import bindparam, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,11 +27,36 @@ from adapters.sql.user_tables import user_jobs, user_outbox
 from domain.errors import ConcurrentUpdate, JobNotFound, Unavailable
 from domain.jobs import NewJob
 from domain.userjobs.model import JobNameTaken, JobQuery, UserJob, UserJobNotFound
-from domain.userjobs.notices import NoNotifications, Notifications
-from domain.userjobs.ports import Step
+from domain.userjobs.notices import NoNotifications, Notice, Notifications
+from domain.userjobs.ports import Advanced, Step
 from domain.userjobs.submission import Submission
 
 _ATTEMPTS = 5
+# The columns a status step changes (`progress_row`).
+_PROGRESS = ("status", "date_started", "date_finished", "runtime_details")
+# One status step on one row, if the row is still what the step was computed from.
+_STEP = (
+    update(user_jobs)
+    .where(
+        user_jobs.c.id == bindparam("s_id"),
+        user_jobs.c.status == bindparam("s_was_status"),
+        user_jobs.c.runtime_details.is_not_distinct_from(
+            bindparam("s_was_details", type_=user_jobs.c.runtime_details.type)
+        ),
+    )
+    .values({name: bindparam(f"s_{name}") for name in _PROGRESS})
+)
+
+
+def _step_params(before: UserJob, after: UserJob) -> dict[str, Any]:
+    return {
+        "s_id": before.id,
+        "s_was_status": before.status.value,
+        "s_was_details": before.runtime_details,
+        **{f"s_{name}": value for name, value in progress_row(after).items()},
+    }
+
+
 DELETED = "deleted by the user"
 
 
@@ -214,9 +239,59 @@ class SqlUserJobStore:
                 if changed.rowcount != 1:
                     continue  # changed since the read: read again
                 if notice is not None:
-                    await self._notifications.enqueue(c, notice)
+                    await self._notifications.enqueue(c, [notice])
                 return after
         raise ConcurrentUpdate(f"user job {user_job_id or queue_job_id} keeps changing")
+
+    async def advance_many(self, steps: Sequence[tuple[int, Step]]) -> list[Advanced]:
+        """`advance` for the user jobs of several queue jobs (each at most once), in one
+        transaction of four statements whatever their number: one read, one conditional
+        write of every change (it returns the rows it wrote), the notices."""
+        wanted = [queue_job_id for queue_job_id, _ in steps]
+        async with self._tx() as c:
+            found = await c.execute(select(user_jobs).where(user_jobs.c.queue_job_id.in_(wanted)))
+            by_queue = {row["queue_job_id"]: user_job_from_row(row) for row in found.mappings()}
+            outcomes: list[Advanced] = []
+            changes: list[tuple[UserJob, UserJob, Notice | None]] = []
+            for queue_job_id, step in steps:
+                before = by_queue.get(queue_job_id)
+                outcome = step(before) if before is not None else None
+                if before is None:
+                    outcomes.append(UserJobNotFound(queue_job_id))
+                elif outcome is None:
+                    outcomes.append(None)
+                else:
+                    outcomes.append(outcome[0])
+                    changes.append((before, *outcome))
+            written = await self._write_steps(c, [(before, after) for before, after, _ in changes])
+            notices = [n for before, _, n in changes if before.id in written and n is not None]
+            await self._notifications.enqueue(c, notices)
+        lost = {before.id for before, _, _ in changes} - written
+        return [
+            ConcurrentUpdate(f"user job {outcome.id} changed meanwhile")
+            if isinstance(outcome, UserJob) and outcome.id in lost
+            else outcome
+            for outcome in outcomes
+        ]
+
+    async def _write_steps(
+        self, c: AsyncConnection, changes: Sequence[tuple[UserJob, UserJob]]
+    ) -> set[int]:
+        """Every (before, after), each row only if it is still `before`, in one statement of
+        one shape whatever their number (executemany); the ids of the rows that now hold
+        what was written (read back: a driver's count of many rows says not which)."""
+        if not changes:
+            return set()
+        await c.execute(_STEP, [_step_params(before, after) for before, after in changes])
+        now = select(user_jobs.c.id, user_jobs.c.status, user_jobs.c.runtime_details).where(
+            user_jobs.c.id.in_([before.id for before, _ in changes])
+        )
+        held = {row.id: (row.status, row.runtime_details) for row in await c.execute(now)}
+        return {
+            after.id
+            for _, after in changes
+            if held.get(after.id) == (after.status.value, after.runtime_details)
+        }
 
     async def pending_submissions(self, now: datetime, limit: int) -> list[Submission]:
         statement = (

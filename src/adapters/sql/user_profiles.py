@@ -5,7 +5,7 @@ status change are addressed from the profile as it is when the change commits.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -29,9 +29,14 @@ def _profile(row: Mapping[Any, Any]) -> Profile:
 
 
 async def profile_on(tx: AsyncConnection, username: str) -> Profile | None:
-    statement = select(user_profiles).where(user_profiles.c.username == username)
-    row = (await tx.execute(statement)).mappings().one_or_none()
-    return _profile(row) if row else None
+    return (await profiles_on(tx, {username})).get(username)
+
+
+async def profiles_on(tx: AsyncConnection, usernames: Collection[str]) -> dict[str, Profile]:
+    """The profiles of those of `usernames` that have one, in one statement."""
+    statement = select(user_profiles).where(user_profiles.c.username.in_(list(usernames)))
+    rows = (await tx.execute(statement)).mappings()
+    return {row["username"]: _profile(row) for row in rows}
 
 
 class SqlProfiles:

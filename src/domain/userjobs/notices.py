@@ -6,6 +6,7 @@ the Notifications port; delivering it (SMTP, Mailjet, webhooks) is the scheduler
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -59,7 +60,9 @@ class Notifications(Protocol):
     change, so a notice is recorded exactly once per (job, status).
     """
 
-    async def enqueue(self, transaction: Any, notice: Notice) -> None: ...
+    async def enqueue(self, transaction: Any, notices: Sequence[Notice]) -> None:
+        """Record `notices` (of one transaction's status changes) for delivery."""
+        ...
 
     async def forget(self, transaction: Any, user_job_id: int) -> None:
         """The job is deleted: nothing more is told of it."""
@@ -69,7 +72,7 @@ class Notifications(Protocol):
 class NoNotifications:
     """No notifier configured: nothing is recorded."""
 
-    async def enqueue(self, transaction: Any, notice: Notice) -> None:
+    async def enqueue(self, transaction: Any, notices: Sequence[Notice]) -> None:
         return None
 
     async def forget(self, transaction: Any, user_job_id: int) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from domain.errors import DomainError
 from domain.jobs import NewJob
 from domain.userjobs.model import JobQuery, UserJob
 from domain.userjobs.notices import Notice
 
 # A status step: from the stored job, the job to store and what to notify (None: no change).
 Step = Callable[[UserJob], tuple[UserJob, Notice | None] | None]
+# What a step came to for one job of several: the stored job, None (no change), or the error
+# that job alone met (UserJobNotFound; ConcurrentUpdate when it changed meanwhile).
+Advanced = UserJob | None | DomainError
 
 
 class UserJobStore(Protocol):
@@ -45,4 +49,9 @@ class UserJobStore(Protocol):
     ) -> UserJob | None:
         """Apply `step` to the job (by either id) in one transaction, recording its notice;
         the stored job, or None when the step changed nothing. UserJobNotFound."""
+        ...
+
+    async def advance_many(self, steps: Sequence[tuple[int, Step]]) -> list[Advanced]:
+        """`advance` for the user jobs of several queue jobs (by queue job id, each at most
+        once), in one transaction: one outcome per step, in order."""
         ...

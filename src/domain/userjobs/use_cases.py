@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from domain.accounts.identity import require_user
 from domain.accounts.profile import Profiles, new_webhook_secret
 from domain.catalogue.model import check_env
@@ -9,12 +12,13 @@ from domain.catalogue.ports import CatalogueSource
 from domain.jobs import NewJob, Status
 from domain.notify.model import check_webhook_url
 from domain.ports import Clock
+from domain.transfers import StatusUpdate
 from domain.userfiles.ports import UserFileStore
 from domain.userfiles.tree import UserTree
 from domain.userjobs.inputs import resolve_inputs
 from domain.userjobs.model import JobQuery, JobRequest, UserJob, check_job_name
 from domain.userjobs.notices import Notice, NotifyRule
-from domain.userjobs.ports import UserJobStore
+from domain.userjobs.ports import Advanced, Step, UserJobStore
 from domain.userjobs.spec import build_new_job, complete_hardware, files_down
 from domain.workers import Principal
 
@@ -121,12 +125,21 @@ class ApplyUserStatus:
         user_job_id: int | None = None,
         queue_job_id: int | None = None,
     ) -> UserJob | None:
-        now = self._clock.now()
+        step = self._step(status, details, self._clock.now())
+        return await self._store.advance(step, user_job_id=user_job_id, queue_job_id=queue_job_id)
 
+    async def from_queue(self, updates: Sequence[StatusUpdate]) -> list[Advanced]:
+        """Several queue jobs' statuses (each job at most once) in one transaction: one
+        outcome per update, in order (UserJobNotFound for a job no user job owns)."""
+        now = self._clock.now()
+        steps = [(u.job_id, self._step(u.status, u.runtime_details, now)) for u in updates]
+        return await self._store.advance_many(steps)
+
+    def _step(self, status: Status, details: str | None, now: datetime) -> Step:
         def step(job: UserJob) -> tuple[UserJob, Notice | None] | None:
             after = job.advanced(status, details, now)
             if after is None:
                 return None
             return after, self._rule.notice(job.status, after, now)
 
-        return await self._store.advance(step, user_job_id=user_job_id, queue_job_id=queue_job_id)
+        return step
