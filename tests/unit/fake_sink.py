@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from domain.errors import NotFound, Rejected, Unavailable
+from domain.errors import ConcurrentUpdate, NotFound, Rejected, Unavailable
 from domain.transfers import StatusUpdate
 
-Outcome = str  # "ok", "down" (Unavailable), "gone" (NotFound) or "refused" (Rejected)
+# "ok", "down" (Unavailable), "gone" (NotFound), "refused" (Rejected), "changed"
+# (ConcurrentUpdate: the user's job changed meanwhile) or "bug" (a RuntimeError)
+Outcome = str
 
 
 class FakeSink:
@@ -25,6 +27,10 @@ class FakeSink:
             raise Rejected(f"user API does not know status {update.status}")
         if result == "gone":
             raise NotFound(f"user job {update.user_job_id} gone")
+        if result == "changed":
+            raise ConcurrentUpdate(f"user job {update.user_job_id} changed meanwhile")
+        if result == "bug":
+            raise RuntimeError("a bug in the sink")
         self.delivered.append(update)
 
     def delivered_by_job(self) -> dict[int, list[str]]:

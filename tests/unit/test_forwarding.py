@@ -290,6 +290,26 @@ async def test_unavailable_retries_later_with_backoff_and_holds_back_the_job(
     assert sink.delivered_by_job()[10] == ["pulled", "running"]
 
 
+@pytest.mark.parametrize("fault", ["changed", "bug"])
+async def test_any_other_failure_of_the_sink_is_retried_later_and_stops_nothing(
+    store: InMemoryJobStore, clock: FakeClock, fault: str
+) -> None:
+    await job_with_history(store, clock, 10)
+    await job_with_history(store, clock, 20)
+    failing = {10}
+    sink = FakeSink(lambda u: fault if u.user_job_id in failing else "ok")
+    forward = ForwardUpdates(store, store, clock, sink)
+
+    assert await forward() == 1
+    assert sink.delivered_by_job() == {20: ["pulled"]}
+    [pending] = await store.pending_updates(clock.now() + BACKOFF_MAX, 10)
+    assert (pending.user_job_id, pending.attempts) == (10, 1)
+    failing.clear()
+    clock.advance(1)
+    assert await run_until_idle(forward) == 1
+    assert sink.delivered_by_job() == {20: ["pulled"], 10: ["pulled"]}
+
+
 async def test_not_found_cancels_the_job_and_drops_its_updates(
     store: InMemoryJobStore, clock: FakeClock
 ) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from domain.errors import ConcurrentUpdate, DomainError, NotFound, Rejected, Unavailable
+from domain.errors import ConcurrentUpdate, NotFound, Rejected, Unavailable
 from domain.jobs import Status
 from domain.ports import Clock, JobStore, Outbox, StatusSink
 from domain.transfers import Retry, StatusUpdate
@@ -194,9 +194,11 @@ class ForwardUpdates:
                 await self._sink.send(message)
         except TimeoutError as exc:
             raise Unavailable(f"user API gave no answer within {self._timeout:g} s") from exc
-        except DomainError:
+        except (NotFound, Rejected, Unavailable):
             raise
-        except Exception as exc:  # a bug in a sink must not stop delivery for every job
+        except Exception as exc:
+            # Anything else (the user's job changed meanwhile, a bug in a sink) is tried again
+            # later: it must not stop delivery for every job.
             raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
 
     def _failed(self, message: StatusUpdate, exc: Exception) -> None:
