@@ -17,6 +17,7 @@ import msgspec
 
 from domain.jobs import Status
 from domain.notify.model import DEFAULT_STATUSES, NotifyPolicy
+from domain.use_cases.forwarding import DEFAULT_CONCURRENCY
 
 T = TypeVar("T")
 DEFAULT_DATA_DIR = "./jobcloud-data"
@@ -73,7 +74,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # operations
     access_log: bool = True
     keepalive_forward_interval: float = 60.0  # DECODE mode: re-forward active jobs' status
-    forward_concurrency: int = 32  # jobs whose status is being delivered at once
+    forward_concurrency: int = DEFAULT_CONCURRENCY  # jobs whose status is being delivered at once
     forward_timeout: float = 10.0  # seconds per delivery attempt
     leader_lease: float = 5.0  # seconds a scheduler leads without renewing
 
@@ -250,7 +251,9 @@ def _scheduling(e: _Env) -> dict[str, Any]:
             e.integer("JOBCLOUD_SCHEDULER_METRICS_PORT", 0, minimum=1) or None
         ),
         "keepalive_forward_interval": e.number("KEEPALIVE_FORWARD_INTERVAL", 60.0),
-        "forward_concurrency": e.integer("JOBCLOUD_FORWARD_CONCURRENCY", 32, minimum=1),
+        "forward_concurrency": e.integer(
+            "JOBCLOUD_FORWARD_CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1
+        ),
         "forward_timeout": e.number("JOBCLOUD_FORWARD_TIMEOUT", 10.0),
         "leader_lease": e.number("JOBCLOUD_LEADER_LEASE", 5.0),
     }
