@@ -103,6 +103,7 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     api: str = "worker"  # `serve --api`: "user" serves the user-facing API (and the porch API)
+    user_port: int = 0  # with api="both": the user API's port
 
     def env(self) -> dict[str, str]:
         outside = ("USERFACING_API_URL", "COGNITO_USER_POOL_ID", "JWT_JWKS_URL")
@@ -121,6 +122,9 @@ class Server:
         exe = Path(sys.executable).with_name("jobcloud")
         port_option = "--user-port" if self.api == "user" else "--port"
         args = [str(exe), "serve", "--api", self.api, "--host", HOST, port_option, str(self.port)]
+        if self.api == "both":  # the worker API on `port`, the user API on `user_port`
+            self.user_port = free_port()
+            args += ["--user-port", str(self.user_port)]
         args += ["--data-dir", str(self.backend.data_dir), "--workers", str(self.server_workers)]
         if not self.scheduler:
             args.append("--no-scheduler")
@@ -135,15 +139,19 @@ class Server:
 
     async def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
+        waiting = [port for port in (self.port, self.user_port) if port]
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log_tail()}")
             with contextlib.suppress(OSError, HttpError):
-                conn = Connection(HOST, self.port)
+                conn = Connection(HOST, waiting[0])
                 response = await conn.request("GET", "/ready")
                 await conn.close()
                 if response.status == 200:
-                    return
+                    waiting.pop(0)
+                    if not waiting:
+                        return
+                    continue
             await asyncio.sleep(0.2)
         raise RuntimeError(f"server not ready in {timeout_s} s:\n{self.log_tail()}")
 

@@ -2,7 +2,7 @@
 
     uv run python -m benchmarks.pull_cycle [--db postgres|sqlite] [--jobs 10000]
         [--concurrency 1,8,64] [--server-workers 1] [--client-processes 1] [--pool-size N]
-        [--user-api]
+        [--user-api | --no-user-side | --via-user-api]
 
 For each C: a fresh database and server, N jobs enqueued over HTTP, C simulated workers (each
 its own username, token and keep-alive connection), then a check that every job was handed out
@@ -32,6 +32,7 @@ from benchmarks.harness import (
 )
 from benchmarks.loadgen import percentile
 from benchmarks.swarm import SwarmResult, Worker, run_swarm
+from benchmarks.user_side import submit_http, user_side_env, wait_user_side
 from benchmarks.userapi_stub import UserApiStub
 
 
@@ -44,6 +45,17 @@ class Outcome:
     statuses: dict[str, int]
     cpu: cpu.CpuTimes
     delivery: Delivery | None = None
+    user_side: tuple[int, float] | None = None  # --via-user-api: jobs finished there, after s
+
+    def user_side_row(self) -> str | None:
+        if self.user_side is None:
+            return None
+        done, after_s = self.user_side
+        lag = after_s - self.result.wall_s
+        return (
+            f"{done} of {self.jobs} user jobs `finished` on the user side {lag:.2f} s after the"
+            f" swarm ended; jobs/s until then {done / after_s:,.0f}"
+        )
 
     @property
     def unfinished(self) -> int:
@@ -74,25 +86,32 @@ def run_one(args: argparse.Namespace, concurrency: int) -> Outcome:
             backend,
             args.server_workers,
             args.pool_size,
-            scheduler=not args.no_scheduler and stub is None,
+            scheduler=not args.no_scheduler and stub is None and not args.scheduler_process,
             extra_env=(
                 {"USERFACING_API_URL": stub.url}
                 if stub
                 else {"JOBCLOUD_USER_API": "0"}
                 if args.no_user_side
+                else user_side_env(backend.data_dir)
+                if args.via_user_api
                 else {}
             ),
+            api="both" if args.via_user_api else "worker",
         )
         with server:
             scheduler = None
-            if stub is not None:
+            if stub is not None or args.scheduler_process:
                 env = {**server.env(), "JOBCLOUD_SCHEDULER": "1"}
                 scheduler = SchedulerProcess(env, backend.data_dir / "scheduler.log")
                 stack.callback(scheduler.stop)
             started = time.perf_counter()
-            ids = asyncio.run(enqueue_http(server, args.jobs))
+            if args.via_user_api:
+                count, ids = asyncio.run(submit_http(server, args.jobs)), None
+            else:
+                ids = asyncio.run(enqueue_http(server, args.jobs))
+                count = len(ids)
             print(
-                f"  C={concurrency}: enqueued {len(ids)} jobs over HTTP in "
+                f"  C={concurrency}: enqueued {count} jobs over HTTP in "
                 f"{time.perf_counter() - started:.1f} s",
                 flush=True,
             )
@@ -107,6 +126,10 @@ def run_one(args: argparse.Namespace, concurrency: int) -> Outcome:
                 user_before = (asyncio.run(stats(stub)), cpu.snapshot(scheduler.process.pid))
             result = run_swarm(HOST, server.port, workers, args.client_processes, args.timeout)
             used = cpu.snapshot(server.process.pid if server.process else None) - before
+            user_side = None
+            if args.via_user_api:
+                done, at_ns = wait_user_side(backend, count)
+                user_side = (done, (at_ns - result.started_ns) / 1e9)
             delivery = None
             if stub is not None and scheduler is not None and user_before is not None:
                 swarm = (result.started_ns, result.ended_ns)
@@ -115,13 +138,13 @@ def run_one(args: argparse.Namespace, concurrency: int) -> Outcome:
             claims: dict[int, Worker] = {job_id: by_name[name] for job_id, name in result.claims}
             double = len(result.claims) - len(claims)
             statuses = asyncio.run(statuses_http(server, claims))
-            missing = set(ids) - set(claims)
+            missing = count - len(claims) if ids is None else len(set(ids) - set(claims))
             if missing:
-                statuses["never handed out"] = len(missing)
+                statuses["never handed out"] = missing
             if result.tally.errors:
                 print(f"  errors: {dict(result.tally.errors)}")
                 print(f"  server log tail:\n{server.log_tail(15)}")
-        return Outcome(concurrency, len(ids), result, double, statuses, used, delivery)
+        return Outcome(concurrency, count, result, double, statuses, used, delivery, user_side)
 
 
 def main() -> None:
@@ -146,6 +169,17 @@ def main() -> None:
         help="JOBCLOUD_USER_API=0: the queue alone, no status outbox (default: the embedded"
         " default, every status applied to the user side's jobs in-process)",
     )
+    parser.add_argument(
+        "--via-user-api",
+        action="store_true",
+        help="the embedded default as users use it: jobs submitted with POST /jobs on the user"
+        " API (`serve --api both`), so every status is applied to a user's job in-process",
+    )
+    parser.add_argument(
+        "--scheduler-process",
+        action="store_true",
+        help="`serve --no-scheduler` and a `jobcloud scheduler` process beside it (as --user-api)",
+    )
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per C")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -168,6 +202,8 @@ def main() -> None:
             f"statuses {statuses}" + ("; TIMED OUT" if outcome.result.timed_out else "")
         )
     for outcome in outcomes:
+        if (row := outcome.user_side_row()) is not None:
+            print(f"  C={outcome.concurrency} user side: {row}")
         if outcome.delivery is not None:
             print(f"  C={outcome.concurrency} delivery: {outcome.delivery.row()}")
 
