@@ -20,7 +20,8 @@ def _resolved(settings: Settings) -> Settings:
         try:
             values[name] = resolve_secret(getattr(settings, name))
         except ValueError as exc:
-            raise SettingsError(f"{name.upper()}: {exc}") from None
+            variable = settings.db_secret_variable if name == "queue_db_secret" else name.upper()
+            raise SettingsError(f"{variable}: {exc}") from None
     return msgspec.structs.replace(settings, **values)
 
 

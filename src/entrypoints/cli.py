@@ -140,22 +140,24 @@ def _settings(data_dir: str | None) -> tuple[Settings, bool]:
 
 async def _upgrade(settings: Settings) -> None:
     """Migrate; a database that is unreachable, misnamed or refuses the role is a
-    configuration error naming QUEUE_DB_URL."""
+    configuration error naming the variable its URL came from (QUEUE_DB_URL, or the user
+    side's DATABASE_URL)."""
     from adapters.sql.engine import create_engine
     from adapters.sql.migrate import upgrade
     from adapters.sql.url import async_url
     from domain.errors import StoreUnavailable
 
+    variable = settings.db_url_variable
     where = safe_url(settings.queue_db_url)
     try:
         url = async_url(settings.queue_db_url, settings.queue_db_secret)
     except ValueError as exc:
-        raise SettingsError(f"QUEUE_DB_URL: {exc}") from None
-    engine = create_engine(url, pool_size=1)
+        raise SettingsError(f"{variable}: {exc}") from None
+    engine = create_engine(url, pool_size=1, variable=variable)
     try:
         await upgrade(engine)
     except StoreUnavailable as exc:
-        raise SettingsError(f"QUEUE_DB_URL: cannot use the database {where}: {exc}") from None
+        raise SettingsError(f"{variable}: cannot use the database {where}: {exc}") from None
     finally:
         await engine.dispose()
 
@@ -240,9 +242,9 @@ def _porch_token(args: argparse.Namespace) -> None:
     settings = prepare(own_database(settings, load_user_settings()))
 
     async def run() -> str:
-        await _upgrade(settings)  # a database refusal: one line naming QUEUE_DB_URL
+        await _upgrade(settings)  # a database refusal: one line naming its variable
         url = async_url(settings.queue_db_url, settings.queue_db_secret)
-        engine = create_engine(url, pool_size=1)
+        engine = create_engine(url, pool_size=1, variable=settings.db_url_variable)
         try:
             store = SqlPipelineStore(engine)
             if args.revoke:

@@ -99,7 +99,10 @@ class SqlProvider(Provider):
         # rest (scheduler, files, readiness), which needs few connections.
         size = s.pool_size if is_sqlite(url) else min(s.pool_size, _COLD_PATH_CONNECTIONS)
         engine = create_engine(
-            url, pool_size=size, server_settings={"application_name": s.db_application_name}
+            url,
+            pool_size=size,
+            server_settings={"application_name": s.db_application_name},
+            variable=s.db_url_variable,
         )
         yield engine
         await engine.dispose()

@@ -40,6 +40,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # queue
     queue_db_url: str
     queue_db_secret: str | None = None
+    # the variable queue_db_url came from, named by every message about the database: the
+    # user side's own DATABASE_URL (and DATABASE_SECRET) replace QUEUE_DB_URL (`own_database`)
+    db_url_variable: Literal["QUEUE_DB_URL", "DATABASE_URL"] = "QUEUE_DB_URL"
     db_pool_size: int | None = None  # default: 10 on PostgreSQL, 1 on SQLite
     max_retries: int = 2
     timeout_failure: int = 300
@@ -85,6 +88,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.db_pool_size is not None:
             return self.db_pool_size
         return 1 if self.queue_db_url.startswith("sqlite") else 10
+
+    @property
+    def db_secret_variable(self) -> str:
+        """The variable queue_db_secret came from (QUEUE_DB_SECRET or DATABASE_SECRET)."""
+        return "DATABASE_SECRET" if self.db_url_variable == "DATABASE_URL" else "QUEUE_DB_SECRET"
 
     @property
     def in_process_status(self) -> bool:

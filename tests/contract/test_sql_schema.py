@@ -8,11 +8,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, inspect, text
 
 from adapters.sql.engine import transaction
 from adapters.sql.leader import LeaderLease
-from adapters.sql.migrate import schema_drift, upgrade
+from adapters.sql.migrate import MIGRATIONS, schema_drift, upgrade
 from adapters.sql.url import async_url
 from domain.errors import LostLeadership
 from tests.contract.sql_support import pg_engine, pg_schema, sql_engine
@@ -31,6 +33,34 @@ async def test_the_migrations_build_exactly_the_tables_of_the_code(
         await asyncio.gather(upgrade(engine), upgrade(engine))
         async with engine.connect() as connection:
             drift = await connection.run_sync(schema_drift)
+    if backend == "sqlite":
+        drift = [
+            d for d in drift if not (d[0].endswith("_index") and d[1].name in _SQLITE_UNREFLECTABLE)
+        ]
+    assert drift == []
+
+
+def _down_to_nothing_and_up_again(connection: Connection) -> list[str]:
+    """Every migration's downgrade, newest first; the tables then left; upgrade again."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.downgrade(config, "base")
+    left = sorted(set(inspect(connection).get_table_names()) - {"alembic_version"})
+    command.upgrade(config, "head")
+    return left
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
+async def test_the_migrations_downgrade_to_nothing_and_upgrade_again(
+    backend: str, tmp_path: Path
+) -> None:
+    async with sql_engine(backend, tmp_path) as engine:
+        async with engine.begin() as connection:
+            left = await connection.run_sync(_down_to_nothing_and_up_again)
+        async with engine.connect() as connection:
+            drift = await connection.run_sync(schema_drift)
+    assert left == []
     if backend == "sqlite":
         drift = [
             d for d in drift if not (d[0].endswith("_index") and d[1].name in _SQLITE_UNREFLECTABLE)

@@ -194,3 +194,34 @@ def test_only_an_admin_creates_workers_and_their_tokens_serve_the_worker_api(
     with httpx.Client(base_url=servers.user, timeout=20, headers=bob) as user:
         job = user.get(f"/jobs/{submitted.json()['id']}").json()
         assert job["status"] in {"pulled", "running"}  # forwarded in-process by the scheduler
+
+
+def cognito_emails(pool: Pool, username: str) -> list[str]:
+    user = pool.idp.admin_get_user(UserPoolId=pool.id, Username=username)
+    return [a["Value"] for a in user["UserAttributes"] if a["Name"] == "email"]
+
+
+def test_put_user_keeps_cognitos_email_in_step_and_a_refusal_changes_nothing(
+    servers: Servers, pool: Pool
+) -> None:
+    form = {"username": "erin", "password": PASSWORD, "email": "erin@lab.example.org"}
+    with httpx.Client(base_url=servers.user, timeout=20) as user:
+        assert user.post("/user", data=form).status_code == 201
+        erin = bearer(id_token(user, "erin"))
+        moved = user.put("/user", headers=erin, json={"email": "erin@home.example.org"})
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["email"] == "erin@home.example.org"
+        assert cognito_emails(pool, "erin") == ["erin@home.example.org"]
+
+        # Cognito refuses (the pool is gone; erin's token is still good): 503, nothing changed
+        pool.idp.delete_user_pool(UserPoolId=pool.id)
+        hook = "https://hooks.example.org/erin"
+        refused = user.put(
+            "/user", headers=erin, json={"email": "erin@new.example.org", "webhook_url": hook}
+        )
+        assert refused.status_code == 503, refused.text
+        after = user.get("/user", headers=erin).json()
+        assert (after["email"], after["webhook_url"]) == ("erin@home.example.org", None)
+        kept = user.put("/user", headers=erin, json={"webhook_url": hook})  # no e-mail named
+        assert kept.status_code == 200, kept.text
+        assert kept.json()["webhook_url"] == hook

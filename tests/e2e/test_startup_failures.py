@@ -51,6 +51,20 @@ def test_an_unreachable_database_stops_start_up_naming_queue_db_url(
     assert_one_line_refusal(result, "QUEUE_DB_URL", "ConnectionRefused", "queue:***@127.0.0.1")
 
 
+@pytest.mark.parametrize(
+    "command", [["serve", "--api", "user"], ["porch-token"]], ids=["serve-user", "porch-token"]
+)
+def test_the_user_sides_own_unreachable_database_stops_start_up_naming_database_url(
+    command: list[str], tmp_path: Path
+) -> None:
+    url = f"postgresql://users:{PASSWORD}@127.0.0.1:{free_port()}/users"
+    if command[0] == "serve":
+        command = [*command, "--user-port", str(free_port())]
+    result = run(command, tmp_path, DATABASE_URL=url)
+    assert_one_line_refusal(result, "DATABASE_URL", "ConnectionRefused", "users:***@127.0.0.1")
+    assert "QUEUE_DB_URL" not in result.stderr
+
+
 def test_an_unopenable_sqlite_file_stops_start_up(tmp_path: Path) -> None:
     result = run(["db", "upgrade"], tmp_path, QUEUE_DB_URL="sqlite:////no/such/folder/q.db")
     assert_one_line_refusal(result, "QUEUE_DB_URL", "unable to open database file")

@@ -16,7 +16,7 @@ from domain.accounts.profile import (
     UpdateProfile,
     recipients_of,
 )
-from domain.errors import Forbidden, InvalidInput
+from domain.errors import Forbidden, InvalidInput, Unavailable
 from domain.notify.model import Recipients
 from domain.workers import Principal
 from tests.fakes.profiles import InMemoryProfiles
@@ -36,6 +36,22 @@ class RecordingAccounts:
 
     async def login(self, username: str, password: str) -> object:
         raise NotImplementedError
+
+
+class ProviderEmails:
+    """An identity provider's copies of addresses; down (Unavailable) when told so."""
+
+    def __init__(self, profiles: InMemoryProfiles) -> None:
+        self.emails: dict[str, str | None] = {}
+        self.down = False
+        self._profiles = profiles
+        self.profile_when_set: list[Profile | None] = []
+
+    async def set_email(self, username: str, email: str | None) -> None:
+        self.profile_when_set.append(self._profiles.rows.get(username))
+        if self.down:
+            raise Unavailable("cognito unreachable: EndpointConnectionError")
+        self.emails[username] = email
 
 
 def test_the_jobs_webhook_wins_and_the_users_secret_signs_it() -> None:
@@ -116,3 +132,33 @@ async def test_an_account_made_with_an_email_has_it_in_its_profile() -> None:
     with pytest.raises(InvalidInput, match=r"^email:"):
         await create("carol", "long enough", frozenset(), caller=None, internal=False, email="x")
     assert [name for name, _ in accounts.made] == ["alice", "bob"]  # nothing made for carol
+
+
+async def test_an_email_given_goes_to_the_identity_provider_before_the_profile() -> None:
+    profiles = InMemoryProfiles()
+    provider = ProviderEmails(profiles)
+    update = UpdateProfile(profiles, provider)
+    made = await update(ALICE, ProfileUpdate(email="alice@lab.org"))
+    assert provider.emails == {"alice": "alice@lab.org"}
+    assert provider.profile_when_set == [Profile("alice", made.webhook_secret)]  # not saved yet
+    await update(ALICE, ProfileUpdate(webhook_url=HOOK))  # no email named: not sent
+    assert len(provider.profile_when_set) == 1
+    cleared = await update(ALICE, ProfileUpdate(email=None))
+    assert provider.emails == {"alice": None}
+    assert cleared.email is None
+
+
+async def test_a_provider_failure_changes_nothing() -> None:
+    profiles = InMemoryProfiles()
+    provider = ProviderEmails(profiles)
+    update = UpdateProfile(profiles, provider)
+    before = await update(ALICE, ProfileUpdate(email="alice@lab.org"))
+    provider.down = True
+    with pytest.raises(Unavailable):
+        await update(ALICE, ProfileUpdate(email="alice@home.org", webhook_url=HOOK))
+    assert profiles.rows["alice"] == before
+    assert provider.emails == {"alice": "alice@lab.org"}
+    provider.down = False  # the caller retries: both change
+    after = await update(ALICE, ProfileUpdate(email="alice@home.org", webhook_url=HOOK))
+    assert (after.email, after.webhook_url) == ("alice@home.org", HOOK)
+    assert provider.emails == {"alice": "alice@home.org"}

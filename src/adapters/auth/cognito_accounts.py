@@ -33,6 +33,12 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def _email_attributes(email: str) -> list[dict[str, str]]:
+    """The `email` attribute, as creation and PUT /user both set it (`email_verified` is
+    left to the pool: jobcloud does not verify addresses)."""
+    return [{"Name": "email", "Value": email}]
+
+
 class CognitoAccounts:
     def __init__(
         self, client: Any, user_pool_id: str, client_id: str, client_secret: str | None = None
@@ -50,7 +56,7 @@ class CognitoAccounts:
     def _create(
         self, username: str, password: str, groups: frozenset[str], email: str | None
     ) -> None:
-        attributes = {"UserAttributes": [{"Name": "email", "Value": email}]} if email else {}
+        attributes = {"UserAttributes": _email_attributes(email)} if email else {}
         try:
             self._client.admin_create_user(
                 UserPoolId=self._pool, Username=username, MessageAction="SUPPRESS", **attributes
@@ -73,6 +79,28 @@ class CognitoAccounts:
             self._client.admin_add_user_to_group(
                 UserPoolId=self._pool, Username=username, GroupName=group
             )
+
+    async def set_email(self, username: str, email: str | None) -> None:
+        """The user's `email` attribute becomes `email` (None: removed). A user not in the
+        pool (deleted since its token was issued) is NotAuthenticated."""
+        await self._call(self._set_email, username, email)
+
+    def _set_email(self, username: str, email: str | None) -> None:
+        try:
+            if email is None:
+                self._client.admin_delete_user_attributes(
+                    UserPoolId=self._pool, Username=username, UserAttributeNames=["email"]
+                )
+            else:
+                self._client.admin_update_user_attributes(
+                    UserPoolId=self._pool,
+                    Username=username,
+                    UserAttributes=_email_attributes(email),
+                )
+        except ClientError as exc:
+            if _code(exc) == "UserNotFoundException":
+                raise NotAuthenticated(f"no user {username!r} in the user pool") from None
+            raise
 
     def _ensure_group(self, group: str) -> None:
         try:

@@ -49,6 +49,9 @@ class LocalAccounts:
         except (OperationalError, InterfaceError, OSError) as exc:
             raise Unavailable(f"database unavailable: {type(exc).__name__}") from exc
 
+    async def set_email(self, username: str, email: str | None) -> None:
+        """Nothing: the user table keeps no address (the profile is the only copy)."""
+
     async def login(self, username: str, password: str) -> IssuedToken:
         try:
             async with self._engine.connect() as c:

@@ -11,16 +11,27 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
-from adapters.sql.errors import latch_of, outage_cause
+from adapters.sql.errors import latch_of, name_database, outage_cause
 from domain.errors import Unavailable
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, server_settings: dict[str, str] | None = None
+    url: str,
+    *,
+    pool_size: int = 10,
+    server_settings: dict[str, str] | None = None,
+    variable: str = "QUEUE_DB_URL",
 ) -> AsyncEngine:
     """An async engine for an async URL (see `adapters.sql.url.async_url`).
 
-    `server_settings`: extra PostgreSQL session settings (e.g. a `search_path`)."""
+    `server_settings`: extra PostgreSQL session settings (e.g. a `search_path`).
+    `variable`: the setting the URL came from, named when the database is unavailable."""
+    engine = _engine(url, pool_size, server_settings)
+    name_database(engine, variable)
+    return engine
+
+
+def _engine(url: str, pool_size: int, server_settings: dict[str, str] | None) -> AsyncEngine:
     if url.startswith("sqlite"):
         sizing = {} if ":memory:" in url else {"pool_size": pool_size, "max_overflow": 0}
         engine = _create_async_engine(url, **sizing)

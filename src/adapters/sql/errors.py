@@ -88,8 +88,8 @@ class OutageLatch:
     """Logs when the database stops answering, and when it answers again: one line each,
     however many calls fail in between (they still fail, each with StoreUnavailable)."""
 
-    def __init__(self, what: str = "database (QUEUE_DB_URL)") -> None:
-        self._what = what
+    def __init__(self, variable: str = "QUEUE_DB_URL") -> None:
+        self._what = f"database ({variable})"  # the variable the operator set the URL in
         self._since: float | None = None
         self._refused = 0
 
@@ -122,6 +122,12 @@ class OutageLatch:
 
 
 _LATCHES: weakref.WeakKeyDictionary[Engine, OutageLatch] = weakref.WeakKeyDictionary()
+
+
+def name_database(engine: AsyncEngine, variable: str) -> None:
+    """Say which variable `engine`'s URL came from (QUEUE_DB_URL, or the user side's
+    DATABASE_URL): its outage lines name it. Before any `latch_of` of that engine."""
+    _LATCHES[engine.sync_engine] = OutageLatch(variable)
 
 
 def latch_of(engine: AsyncEngine) -> OutageLatch:

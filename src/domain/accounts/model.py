@@ -12,7 +12,7 @@ from domain.accounts.identity import (
     check_username,
     is_admin,
 )
-from domain.accounts.profile import Profiles, new_webhook_secret
+from domain.accounts.profile import AccountEmails, Profiles, new_webhook_secret
 from domain.errors import Conflict, Forbidden, InvalidInput
 from domain.notify.model import check_email
 from domain.workers import Principal
@@ -31,8 +31,10 @@ class IssuedToken:
     expires_in: int  # seconds
 
 
-class Accounts(Protocol):
-    """The identity provider: the local user table and issuer, or Cognito."""
+class Accounts(AccountEmails, Protocol):
+    """The identity provider: the local user table and issuer, or Cognito. Its `set_email`
+    (from AccountEmails) keeps the provider's copy of a user's address in step with PUT /user.
+    """
 
     async def create(
         self, username: str, password: str, groups: frozenset[str], email: str | None = None

@@ -78,6 +78,16 @@ class ProfileUpdate:
         )
 
 
+class AccountEmails(Protocol):
+    """The identity provider's copy of a user's e-mail address: the part of the accounts
+    port (`domain.accounts.model.Accounts`) that PUT /user drives."""
+
+    async def set_email(self, username: str, email: str | None) -> None:
+        """Make the provider's address `email` (None: remove it); nothing for a provider
+        that keeps none. Unavailable when the provider is unreachable or refuses."""
+        ...
+
+
 class Profiles(Protocol):
     """The users' notification profiles (SQL: the user side's database)."""
 
@@ -109,12 +119,20 @@ class GetProfile:
 
 
 class UpdateProfile:
-    def __init__(self, profiles: Profiles) -> None:
+    """PUT /user. An e-mail address given goes to the identity provider first (`accounts`:
+    the accounts this service keeps, None when it keeps none), then to the profile: when
+    the provider fails, nothing has changed (Unavailable: a 503 the caller may retry)."""
+
+    def __init__(self, profiles: Profiles, accounts: AccountEmails | None = None) -> None:
         self._profiles = profiles
+        self._accounts = accounts
 
     async def __call__(self, principal: Principal, update: ProfileUpdate) -> Profile:
         username = require_user(principal)
         profile = update.applied(await self._profiles.ensure(username, new_webhook_secret()))
+        if self._accounts is not None and not isinstance(update.email, Keep):
+            # even when unchanged: a retry heals a profile whose save failed last time
+            await self._accounts.set_email(username, profile.email)
         await self._profiles.save(profile)
         return profile
 

@@ -84,6 +84,7 @@ def own_database(settings: Settings, user_settings: UserSettings) -> Settings:
         settings,
         queue_db_url=user_settings.database_url,
         queue_db_secret=user_settings.database_secret,
+        db_url_variable="DATABASE_URL",
     )
 
 

@@ -108,6 +108,13 @@ class UserProvider(Provider):
             )
         return LocalAccounts(engine, local, us.user_token_ttl)
 
+    @provide
+    def update_profile(
+        self, profiles: Profiles, accounts: Accounts, us: UserSettings
+    ) -> UpdateProfile:
+        # With AUTH=0 the accounts are not ours: PUT /user changes the profile only.
+        return UpdateProfile(profiles, accounts if us.auth else None)
+
     @provide(scope=Scope.REQUEST, override=True)
     async def principal(
         self,
@@ -140,7 +147,6 @@ def user_use_cases() -> Provider:
         CreateAccount,
         Login,
         GetProfile,
-        UpdateProfile,
         files.ListFiles,
         files.UploadFile,
         files.UploadRequest,

@@ -26,6 +26,14 @@ def _partial_index(name: str, columns: list[str | sa.TextClause], condition: str
 
 
 def upgrade() -> None:
+    _create_jobs()
+    _index_jobs()
+    _create_job_events()
+    _create_job_attempts()
+    _create_outbox()
+
+
+def _create_jobs() -> None:
     op.create_table(
         "jobs",
         sa.Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
@@ -49,6 +57,10 @@ def upgrade() -> None:
         sa.Column("spec", JsonB, nullable=False),
         sa.Column("paths_upload", JsonB, nullable=False),
     )
+
+
+def _index_jobs() -> None:
+    """The claim order over queued jobs, and the active jobs' leases and workers."""
     _partial_index(
         "ix_jobs_queued_claim_order", [sa.text("priority DESC"), "created_at", "id"], QUEUED
     )
@@ -59,6 +71,9 @@ def upgrade() -> None:
     )
     _partial_index("ix_jobs_active_lease", ["last_seen"], ACTIVE)
     _partial_index("ix_jobs_active_worker", ["worker"], ACTIVE)
+
+
+def _create_job_events() -> None:
     op.create_table(
         "job_events",
         sa.Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
@@ -73,6 +88,9 @@ def upgrade() -> None:
         sa.Column("notify", sa.Integer(), nullable=False),
     )
     op.create_index("ix_job_events_job_id", "job_events", ["job_id", "id"])
+
+
+def _create_job_attempts() -> None:
     op.create_table(
         "job_attempts",
         sa.Column(
@@ -83,6 +101,9 @@ def upgrade() -> None:
         ),
         sa.Column("worker", sa.String(255), primary_key=True),
     )
+
+
+def _create_outbox() -> None:
     op.create_table(
         "outbox",
         sa.Column("id", BigIntIdentity, primary_key=True, autoincrement=True),

@@ -20,6 +20,12 @@ PENDING = "state = 'pending'"
 
 
 def upgrade() -> None:
+    _create_notifications()
+    _index_due()
+    _eager_autovacuum()
+
+
+def _create_notifications() -> None:
     op.create_table(
         "notifications",
         sa.Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
@@ -44,6 +50,10 @@ def upgrade() -> None:
             "job_id", "status", "channel", name="uq_notifications_job_status_channel"
         ),
     )
+
+
+def _index_due() -> None:
+    """The pending notifications, by when they are due."""
     where = sa.text(PENDING)
     op.create_index(
         "ix_notifications_due",
@@ -52,6 +62,10 @@ def upgrade() -> None:
         postgresql_where=where,
         sqlite_where=where,
     )
+
+
+def _eager_autovacuum() -> None:
+    """A churning table: vacuumed and analyzed early (as the queue's tables, 0002)."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "ALTER TABLE notifications SET (autovacuum_vacuum_scale_factor = 0.01, "

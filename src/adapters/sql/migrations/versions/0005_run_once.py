@@ -28,11 +28,22 @@ QUEUED_IN_NAMESPACE = "status = 'queued' AND namespace IS NOT NULL"
 
 
 def upgrade() -> None:
+    _add_key_columns()
+    _index_keys()
+    _create_porch_pipelines()
+    _create_porch_tokens()
+
+
+def _add_key_columns() -> None:
     with op.batch_alter_table("jobs") as jobs:
         jobs.add_column(sa.Column("namespace", sa.String(255)))
         jobs.add_column(sa.Column("job_key", sa.String(255)))
         jobs.add_column(sa.Column("key_scope", sa.String(8)))
         jobs.add_column(sa.Column("owner", sa.String(255)))
+
+
+def _index_keys() -> None:
+    """A live key taken once; jobs by key; queued jobs by namespace."""
     live, queued = sa.text(LIVE_KEY), sa.text(QUEUED_IN_NAMESPACE)
     op.create_index(
         "ux_jobs_live_key",
@@ -50,6 +61,9 @@ def upgrade() -> None:
         postgresql_where=queued,
         sqlite_where=queued,
     )
+
+
+def _create_porch_pipelines() -> None:
     op.create_table(
         "porch_pipelines",
         sa.Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
@@ -59,6 +73,9 @@ def upgrade() -> None:
         sa.Column("lease_seconds", sa.Integer()),
         sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     )
+
+
+def _create_porch_tokens() -> None:
     op.create_table(
         "porch_tokens",
         sa.Column("id", BigIntIdentity, primary_key=True, autoincrement=True),

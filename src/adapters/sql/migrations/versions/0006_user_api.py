@@ -18,6 +18,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    _create_users()
+    _create_user_jobs()
+    _create_user_outbox()
+
+
+def _create_users() -> None:
     op.create_table(
         "users",
         sa.Column("username", sa.String(128), primary_key=True),
@@ -25,6 +31,9 @@ def upgrade() -> None:
         sa.Column("groups", JsonB, nullable=False),
         sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     )
+
+
+def _create_user_jobs() -> None:
     op.create_table(
         "user_jobs",
         sa.Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
@@ -50,6 +59,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_user_jobs_username_id", "user_jobs", ["username", "id"])
     op.create_index("ix_user_jobs_queue_job_id", "user_jobs", ["queue_job_id"])
+
+
+def _create_user_outbox() -> None:
     op.create_table(
         "user_outbox",
         sa.Column("id", BigIntIdentity, primary_key=True, autoincrement=True),
