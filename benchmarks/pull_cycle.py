@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from benchmarks import cpu
-from benchmarks.delivery import Delivery, SchedulerProcess, measure, stats
+from benchmarks.delivery import Delivery, SchedulerProcess, backlog, measure, stats
 from benchmarks.harness import (
     HOST,
     Server,
@@ -45,16 +45,20 @@ class Outcome:
     statuses: dict[str, int]
     cpu: cpu.CpuTimes
     delivery: Delivery | None = None
-    user_side: tuple[int, float] | None = None  # --via-user-api: jobs finished there, after s
+    # --via-user-api: jobs finished there, after how many s, the outbox when the swarm ended
+    user_side: tuple[int, float, int] | None = None
 
     def user_side_row(self) -> str | None:
         if self.user_side is None:
             return None
-        done, after_s = self.user_side
+        done, after_s, left = self.user_side
         lag = after_s - self.result.wall_s
+        # the status messages written per second during the swarm: pulled, running, finished
+        rate = 3 * len(self.result.claims) / self.result.wall_s
         return (
-            f"{done} of {self.jobs} user jobs `finished` on the user side {lag:.2f} s after the"
-            f" swarm ended; jobs/s until then {done / after_s:,.0f}"
+            f"outbox at the end {left} ({left / rate:.1f} s worth); {done} of {self.jobs} user"
+            f" jobs `finished` on the user side {lag:.2f} s after the swarm ended; jobs/s until"
+            f" then {done / after_s:,.0f}"
         )
 
     @property
@@ -128,8 +132,9 @@ def run_one(args: argparse.Namespace, concurrency: int) -> Outcome:
             used = cpu.snapshot(server.process.pid if server.process else None) - before
             user_side = None
             if args.via_user_api:
+                left = asyncio.run(backlog(backend))  # the outbox as the swarm ends
                 done, at_ns = wait_user_side(backend, count)
-                user_side = (done, (at_ns - result.started_ns) / 1e9)
+                user_side = (done, (at_ns - result.started_ns) / 1e9, left)
             delivery = None
             if stub is not None and scheduler is not None and user_before is not None:
                 swarm = (result.started_ns, result.ended_ns)

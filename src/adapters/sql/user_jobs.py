@@ -245,8 +245,8 @@ class SqlUserJobStore:
 
     async def advance_many(self, steps: Sequence[tuple[int, Step]]) -> list[Advanced]:
         """`advance` for the user jobs of several queue jobs (each at most once), in one
-        transaction of four statements whatever their number: one read, one conditional
-        write of every change (it returns the rows it wrote), the notices."""
+        transaction of a few statements whatever their number: one read, one conditional
+        write of every change, one read-back of what was written, the notices."""
         wanted = [queue_job_id for queue_job_id, _ in steps]
         async with self._tx() as c:
             found = await c.execute(select(user_jobs).where(user_jobs.c.queue_job_id.in_(wanted)))
@@ -255,14 +255,13 @@ class SqlUserJobStore:
             changes: list[tuple[UserJob, UserJob, Notice | None]] = []
             for queue_job_id, step in steps:
                 before = by_queue.get(queue_job_id)
-                outcome = step(before) if before is not None else None
                 if before is None:
                     outcomes.append(UserJobNotFound(queue_job_id))
-                elif outcome is None:
-                    outcomes.append(None)
-                else:
-                    outcomes.append(outcome[0])
-                    changes.append((before, *outcome))
+                    continue
+                stepped = step(before)
+                outcomes.append(stepped[0] if stepped else None)
+                if stepped:
+                    changes.append((before, *stepped))
             written = await self._write_steps(c, [(before, after) for before, after, _ in changes])
             notices = [n for before, _, n in changes if before.id in written and n is not None]
             await self._notifications.enqueue(c, notices)
