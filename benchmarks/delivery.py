@@ -13,17 +13,14 @@ import contextlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
-
 from benchmarks import cpu
-from benchmarks.harness import Backend
+from benchmarks.harness import Backend, count_rows
 from benchmarks.loadgen import Connection
 from benchmarks.userapi_stub import UserApiStub
 
@@ -92,14 +89,7 @@ async def stats(stub: UserApiStub) -> dict[str, int]:
 
 
 async def backlog(backend: Backend) -> int:
-    if backend.kind == "sqlite":
-        with contextlib.closing(sqlite3.connect(backend.sqlite_path, timeout=30)) as db:
-            return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
-    connection = await asyncpg.connect(backend.asyncpg_url)
-    try:
-        return int(await connection.fetchval("SELECT count(*) FROM outbox"))
-    finally:
-        await connection.close()
+    return await count_rows(backend, "SELECT count(*) FROM outbox")
 
 
 def measure(

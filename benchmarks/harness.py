@@ -72,6 +72,22 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
+async def count_rows(backend: Backend, query: str) -> int:
+    """`query` (a SELECT count(*) ...) on the backend's database, from outside the server."""
+    if backend.kind == "sqlite":
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(backend.sqlite_path, timeout=30)) as db:
+            return int(db.execute(query).fetchone()[0])
+    import asyncpg  # type: ignore[import-untyped]
+
+    connection = await asyncpg.connect(backend.asyncpg_url)
+    try:
+        return int(await connection.fetchval(query))
+    finally:
+        await connection.close()
+
+
 async def analyze(backend: Backend) -> None:
     import asyncpg  # type: ignore[import-untyped]
 

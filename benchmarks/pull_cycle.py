@@ -23,6 +23,7 @@ from benchmarks import cpu
 from benchmarks.delivery import Delivery, SchedulerProcess, backlog, measure, stats
 from benchmarks.harness import (
     HOST,
+    Backend,
     Server,
     analyze,
     enqueue_http,
@@ -83,6 +84,20 @@ HEADER = (
 )
 
 
+def _server_env(
+    args: argparse.Namespace, stub: UserApiStub | None, backend: Backend
+) -> dict[str, str]:
+    """What the mode asks of the server: a user-API stub to forward to, no user side, or a
+    catalogue for submissions on the user API (else the embedded default as it is)."""
+    if stub is not None:
+        return {"USERFACING_API_URL": stub.url}
+    if args.no_user_side:
+        return {"JOBCLOUD_USER_API": "0"}
+    if args.via_user_api:
+        return user_side_env(backend.data_dir)
+    return {}
+
+
 def run_one(args: argparse.Namespace, concurrency: int) -> Outcome:
     with fresh_backend(args.db) as backend, contextlib.ExitStack() as stack:
         stub = stack.enter_context(UserApiStub()) if args.user_api else None
@@ -91,15 +106,7 @@ def run_one(args: argparse.Namespace, concurrency: int) -> Outcome:
             args.server_workers,
             args.pool_size,
             scheduler=not args.no_scheduler and stub is None and not args.scheduler_process,
-            extra_env=(
-                {"USERFACING_API_URL": stub.url}
-                if stub
-                else {"JOBCLOUD_USER_API": "0"}
-                if args.no_user_side
-                else user_side_env(backend.data_dir)
-                if args.via_user_api
-                else {}
-            ),
+            extra_env=_server_env(args, stub, backend),
             api="both" if args.via_user_api else "worker",
         )
         with server:

@@ -5,15 +5,11 @@ wait until the user side shows every job `finished`."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import sqlite3
 import time
 from pathlib import Path
 
-import asyncpg
-
-from benchmarks.harness import HOST, Backend, Server
+from benchmarks.harness import HOST, Backend, Server, count_rows
 from benchmarks.loadgen import Connection
 
 CATALOGUE = """\
@@ -75,16 +71,7 @@ async def submit_http(server: Server, count: int, connections: int = 16) -> int:
     return created
 
 
-async def _finished_user_jobs(backend: Backend) -> int:
-    query = "SELECT count(*) FROM user_jobs WHERE status = 'finished'"
-    if backend.kind == "sqlite":
-        with contextlib.closing(sqlite3.connect(backend.sqlite_path, timeout=30)) as db:
-            return int(db.execute(query).fetchone()[0])
-    connection = await asyncpg.connect(backend.asyncpg_url)
-    try:
-        return int(await connection.fetchval(query))
-    finally:
-        await connection.close()
+_FINISHED = "SELECT count(*) FROM user_jobs WHERE status = 'finished'"
 
 
 def wait_user_side(backend: Backend, jobs: int, timeout_s: float = 60.0) -> tuple[int, int]:
@@ -92,7 +79,7 @@ def wait_user_side(backend: Backend, jobs: int, timeout_s: float = 60.0) -> tupl
     when it did, or when the wait gave up)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        done = asyncio.run(_finished_user_jobs(backend))
+        done = asyncio.run(count_rows(backend, _FINISHED))
         if done >= jobs or time.monotonic() >= deadline:
             return done, time.perf_counter_ns()
         time.sleep(0.05)
